@@ -1,0 +1,49 @@
+//! Generates the C header with cbindgen from the doc comments in src/ffi.rs. The fresh header
+//! always goes to $OUT_DIR/wdt.h (a test compares it with the committed include/wdt.h); it is
+//! also written to include/wdt.h for developers, except under CI, where a stale committed
+//! header must be caught, not silently repaired.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=CI");
+
+    let crate_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is valid");
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
+    let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap_or_default();
+    let version = env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    config.after_includes = Some(format!(
+        "#define WDT_VERSION \"{version}\"\n#define WDT_VERSION_MAJOR {major}\n#define WDT_VERSION_MINOR {minor}\n#define WDT_VERSION_PATCH {patch}"
+    ));
+
+    let bindings = match cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+    {
+        Ok(b) => b,
+        Err(e) => panic!("cbindgen could not generate the header: {e}"),
+    };
+    let fresh = out_dir.join("wdt.h");
+    bindings.write_to_file(&fresh);
+
+    if env::var_os("CI").is_none() {
+        let committed = crate_dir.join("include").join("wdt.h");
+        let new = fs::read(&fresh).unwrap_or_default();
+        if fs::read(&committed).ok().as_deref() != Some(new.as_slice()) {
+            // A read-only source tree (a packaged build) keeps its shipped header.
+            let _ = fs::create_dir_all(crate_dir.join("include"));
+            let _ = fs::write(&committed, &new);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The gateway's clock as seen from here. The gateway refuses a timestamp more than 120 s from
+//! its own clock (status 7, 时间戳错误), and till clocks drift by minutes. Every answer's `Date`
+//! header teaches us the offset; the next sign uses local time corrected by it.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::sign::GATEWAY_EPOCH;
+
+#[derive(Debug, Default)]
+pub struct Clock {
+    /// Gateway time minus local time, in seconds.
+    offset: AtomicI64,
+}
+
+impl Clock {
+    pub fn offset(&self) -> i64 {
+        self.offset.load(Ordering::Relaxed)
+    }
+
+    /// The `timestamp` query parameter: corrected Unix seconds minus the gateway's epoch.
+    pub fn timestamp(&self) -> i64 {
+        unix_now() + self.offset() - GATEWAY_EPOCH
+    }
+
+    /// Learns the offset from an answer's `Date` header. Returns true when it changed.
+    /// Offsets of a second or two are noise (the header has whole seconds and the answer took
+    /// time to arrive), so they are not worth a store.
+    pub fn observe_date(&self, date: &str) -> bool {
+        let Some(server) = parse_http_date(date) else {
+            return false;
+        };
+        let offset = server - unix_now();
+        let old = self.offset();
+        if (offset - old).abs() <= 2 {
+            return false;
+        }
+        self.offset.store(offset, Ordering::Relaxed);
+        true
+    }
+}
+
+pub fn unix_now() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        // A clock before 1970: negative seconds, still correctable by the offset.
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7), the only form a
+/// modern server sends. Returns Unix seconds.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (_, rest) = s.split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let m: i64 = hms.next()?.parse().ok()?;
+    let sec: i64 = hms.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_imf_fixdate() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777)
+        );
+        // The gateway epoch is midnight 2012-01-01 in Beijing (UTC+8), not UTC.
+        assert_eq!(
+            parse_http_date("Sat, 31 Dec 2011 16:00:00 GMT"),
+            Some(GATEWAY_EPOCH)
+        );
+        assert_eq!(
+            parse_http_date("Sat, 29 Feb 2020 12:00:00 GMT"),
+            Some(1582977600)
+        );
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("garbage"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
+    }
+
+    #[test]
+    fn learns_offset() {
+        let clock = Clock::default();
+        let ahead = unix_now() + 300;
+        let date = format_date(ahead);
+        assert!(clock.observe_date(&date));
+        assert!((clock.offset() - 300).abs() <= 1);
+        assert!(
+            !clock.observe_date(&date),
+            "same offset again is not a change"
+        );
+        assert!((clock.timestamp() - (unix_now() + 300 - GATEWAY_EPOCH)).abs() <= 1);
+    }
+
+    fn format_date(unix: i64) -> String {
+        // Test-only inverse, by search over the day: good enough to build a header.
+        let days = unix.div_euclid(86_400);
+        let secs = unix.rem_euclid(86_400);
+        let mut y = 1970 + days / 366;
+        while days_from_civil(y + 1, 1, 1) <= days {
+            y += 1;
+        }
+        let mut m = 1;
+        while m < 12 && days_from_civil(y, m + 1, 1) <= days {
+            m += 1;
+        }
+        let d = days - days_from_civil(y, m, 1) + 1;
+        let months = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "Mon, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
+            months[(m - 1) as usize],
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}

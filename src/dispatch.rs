@@ -1,0 +1,49 @@
+//! The layer between the C ABI and the client: request text in, envelope text out. Everything
+//! that can be checked is checked here, before the client sees the call, so invalid input never
+//! reaches the network.
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::envelope;
+use crate::error::Error;
+use crate::request;
+
+/// Method that deliberately panics when the config sets `"test_hooks": true`, so every binding
+/// can prove that a panic inside the library becomes an `internal` envelope.
+pub const TEST_PANIC_METHOD: &str = "wdt.test.panic";
+
+pub fn client_new(config: Result<&str, Error>) -> Result<Client, String> {
+    config
+        .and_then(Config::from_json)
+        .map(Client::new)
+        .map_err(|e| envelope::error(&e))
+}
+
+pub fn smart_refund_upload(client: &Client, request: Result<&str, Error>) -> String {
+    let prepared = request
+        .and_then(request::parse_object)
+        .and_then(|map| request::smart_refund(&map));
+    run(client, prepared)
+}
+
+pub fn call(client: &Client, request: Result<&str, Error>) -> String {
+    let prepared = request
+        .and_then(request::parse_object)
+        .and_then(|map| request::generic(&map));
+    if let Ok(p) = &prepared {
+        if p.method == TEST_PANIC_METHOD && client.config().test_hooks {
+            panic!("test hook: deliberate panic");
+        }
+    }
+    run(client, prepared)
+}
+
+fn run(client: &Client, prepared: Result<request::Prepared, Error>) -> String {
+    match prepared {
+        Ok(p) => {
+            let reply = client.execute(&p);
+            envelope::render(reply.result.as_ref(), reply.attempts)
+        }
+        Err(e) => envelope::error(&e),
+    }
+}

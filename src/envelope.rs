@@ -1,0 +1,103 @@
+//! The response envelope (ABI.md "Response envelope"), built in one place. Envelopes may gain
+//! fields in later versions, never lose them; `ok` always comes first so a caller can test it
+//! with a prefix match.
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// A gateway success: `data` verbatim, and `total_count` when the gateway gave one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Success {
+    pub data: Value,
+    pub total_count: Option<Value>,
+}
+
+/// Renders every envelope. `attempts` is how many times the request went to the gateway;
+/// it is reported on errors from the network, where it tells a caller what already happened.
+pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
+    let mut env = Map::new();
+    match result {
+        Ok(s) => {
+            env.insert("ok".into(), Value::Bool(true));
+            env.insert("status".into(), Value::from(0));
+            env.insert("data".into(), s.data.clone());
+            if let Some(total) = &s.total_count {
+                env.insert("total_count".into(), total.clone());
+            }
+        }
+        Err(e) => {
+            env.insert("ok".into(), Value::Bool(false));
+            let mut err = Map::new();
+            err.insert("kind".into(), Value::from(e.kind()));
+            match e {
+                Error::Api { status, .. } => {
+                    err.insert("status".into(), Value::from(*status));
+                }
+                Error::Http { http_status, .. } => {
+                    err.insert("http_status".into(), Value::from(*http_status));
+                }
+                Error::InvalidArgument { field: Some(f), .. }
+                | Error::Config { field: Some(f), .. } => {
+                    err.insert("field".into(), Value::from(f.as_str()));
+                }
+                _ => {}
+            }
+            err.insert("message".into(), Value::from(e.to_string()));
+            err.insert("delivery".into(), Value::from(e.delivery().as_str()));
+            err.insert("retryable".into(), Value::Bool(e.retryable()));
+            if attempts > 0 {
+                err.insert("attempts".into(), Value::from(attempts));
+            }
+            env.insert("error".into(), Value::Object(err));
+        }
+    }
+    // A Map of Values always serialises.
+    serde_json::to_string(&Value::Object(env)).unwrap_or_default()
+}
+
+pub fn error(e: &Error) -> String {
+    render(Err(e), 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Delivery;
+
+    #[test]
+    fn shapes() {
+        let ok = Success {
+            data: serde_json::from_str(r#"{"stockin_id":1,"type":12}"#).unwrap(),
+            total_count: None,
+        };
+        assert_eq!(
+            render(Ok(&ok), 1),
+            r#"{"ok":true,"status":0,"data":{"stockin_id":1,"type":12}}"#
+        );
+        let api = Error::Api {
+            status: 100,
+            message: "未找到对应的单据信息!".into(),
+            retryable: false,
+        };
+        assert_eq!(
+            render(Err(&api), 1),
+            r#"{"ok":false,"error":{"kind":"api","status":100,"message":"未找到对应的单据信息!","delivery":"rejected","retryable":false,"attempts":1}}"#
+        );
+        let inv = Error::invalid("detailMapList[0].spec_no", "invalid argument: x");
+        assert_eq!(
+            error(&inv),
+            r#"{"ok":false,"error":{"kind":"invalid_argument","field":"detailMapList[0].spec_no","message":"invalid argument: x","delivery":"not_sent","retryable":false}}"#
+        );
+        let t = Error::Transport {
+            delivery: Delivery::NotSent,
+            message: "transport: refused".into(),
+        };
+        assert!(error(&t).contains(r#""delivery":"not_sent","retryable":true"#));
+        let h = Error::Http {
+            http_status: 502,
+            message: "http: 502".into(),
+        };
+        assert!(error(&h).contains(r#""kind":"http","http_status":502"#));
+    }
+}

@@ -1,0 +1,122 @@
+//! The one error type of the library. Every variant maps to a stable `kind` string that is part
+//! of the ABI (ABI.md): a kind is never renamed or reused. Messages are lowercase
+//! `category: detail` and never contain the secret half of `appsecret`.
+
+use std::fmt;
+
+/// Whether the request may have reached the gateway. A POS must not resend a quick return whose
+/// delivery is `Unknown` without checking the ERP first: the library never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// No byte of the request can have reached the gateway.
+    NotSent,
+    /// It may have reached the gateway (and the ERP may have created the stock-in).
+    Unknown,
+    /// The gateway received it and answered with a rejection: nothing was created.
+    Rejected,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::NotSent => "not_sent",
+            Delivery::Unknown => "unknown",
+            Delivery::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The request JSON is malformed or breaks the API document's rules; nothing was sent.
+    #[error("{message}")]
+    InvalidArgument {
+        field: Option<String>,
+        message: String,
+    },
+    /// Bad config JSON (only from `wdt_client_new`).
+    #[error("{message}")]
+    Config {
+        field: Option<String>,
+        message: String,
+    },
+    /// Network failure.
+    #[error("{message}")]
+    Transport { delivery: Delivery, message: String },
+    /// No complete answer within the budget.
+    #[error("{message}")]
+    Timeout { delivery: Delivery, message: String },
+    /// A non-2xx status without a gateway JSON body.
+    #[error("{message}")]
+    Http { http_status: u16, message: String },
+    /// A 2xx answer that is not the gateway's JSON (a captive portal, a proxy page…).
+    #[error("{message}")]
+    BadResponse { message: String },
+    /// The gateway answered `status > 0`; status and message are the gateway's own.
+    #[error("{message}")]
+    Api {
+        status: i64,
+        message: String,
+        retryable: bool,
+    },
+    /// A bug in the library (a caught panic).
+    #[error("{message}")]
+    Internal { message: String },
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl fmt::Display) -> Self {
+        let field = field.into();
+        Error::InvalidArgument {
+            field: if field.is_empty() { None } else { Some(field) },
+            message: message.to_string(),
+        }
+    }
+
+    pub fn config(field: impl Into<String>, message: impl fmt::Display) -> Self {
+        let field = field.into();
+        Error::Config {
+            field: if field.is_empty() { None } else { Some(field) },
+            message: message.to_string(),
+        }
+    }
+
+    /// The stable ABI name of this error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument { .. } => "invalid_argument",
+            Error::Config { .. } => "config",
+            Error::Transport { .. } => "transport",
+            Error::Timeout { .. } => "timeout",
+            Error::Http { .. } => "http",
+            Error::BadResponse { .. } => "bad_response",
+            Error::Api { .. } => "api",
+            Error::Internal { .. } => "internal",
+        }
+    }
+
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            Error::InvalidArgument { .. } | Error::Config { .. } => Delivery::NotSent,
+            Error::Transport { delivery, .. } | Error::Timeout { delivery, .. } => *delivery,
+            Error::Api { .. } => Delivery::Rejected,
+            Error::Http { .. } | Error::BadResponse { .. } | Error::Internal { .. } => {
+                Delivery::Unknown
+            }
+        }
+    }
+
+    /// True when sending the very same request again is safe and may succeed: the gateway
+    /// provably did not act on it (rate limited, or nothing left the machine).
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::Api { retryable, .. } => *retryable,
+            Error::Transport { delivery, .. } | Error::Timeout { delivery, .. } => {
+                *delivery == Delivery::NotSent
+            }
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,821 @@
+//! The request models: the quick return (wms.stockin.SmartRefund.upload, its API page section
+//! 3.3) and the generic call. Validation happens here, before any byte is sent, and every error
+//! names the JSON path of the offending value. Values are never rebuilt: the caller's objects go
+//! on the wire as written (key order, number text, unknown extra fields), only compacted.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+pub const SMART_REFUND_UPLOAD: &str = "wms.stockin.SmartRefund.upload";
+
+/// The paging query parameters of a paged call (signed like the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pager {
+    pub page_size: u64,
+    pub page_no: u64,
+    pub calc_total: bool,
+}
+
+/// A validated call, ready to sign: the method, the exact POST body and the optional pager.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub method: String,
+    pub body: String,
+    pub pager: Option<Pager>,
+}
+
+pub fn parse_object(text: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Error::invalid(
+            "",
+            format_args!(
+                "invalid argument: request must be a json object, not {}",
+                type_name(&other)
+            ),
+        )),
+        Err(e) => Err(Error::invalid(
+            "",
+            format_args!("invalid argument: invalid json: {e}"),
+        )),
+    }
+}
+
+/// The quick return: `{"refundInfo":{…},"detailMapList":[…],"createPreStockin":bool}` becomes
+/// the body `[refundInfo,detailMapList,createPreStockin]`.
+pub fn smart_refund(map: &Map<String, Value>) -> Result<Prepared> {
+    const KNOWN: &[&str] = &["refundInfo", "detailMapList", "createPreStockin"];
+    if let Some(key) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        // A misspelt top-level key would otherwise surface as "refundInfo is required" (or
+        // worse, be dropped): name it.
+        return Err(Error::invalid(
+            key.as_str(),
+            format_args!("invalid argument: unknown key {key:?}, expected refundInfo, detailMapList, createPreStockin"),
+        ));
+    }
+    let args = smart_refund_args(
+        map.get("refundInfo"),
+        map.get("detailMapList"),
+        map.get("createPreStockin"),
+    )?;
+    Ok(Prepared {
+        method: SMART_REFUND_UPLOAD.to_owned(),
+        body: compact(&args),
+        pager: None,
+    })
+}
+
+fn smart_refund_args<'a>(
+    refund_info: Option<&'a Value>,
+    details: Option<&'a Value>,
+    create: Option<&'a Value>,
+) -> Result<[&'a Value; 3]> {
+    let info = object(refund_info, "refundInfo")?;
+    string(info.get("tid"), "refundInfo.tid", 40, false)?;
+    string(
+        info.get("return_warehouse_no"),
+        "refundInfo.return_warehouse_no",
+        40,
+        false,
+    )?;
+    string(info.get("remark"), "refundInfo.remark", 255, true)?;
+
+    let lines = match details {
+        Some(Value::Array(lines)) if !lines.is_empty() => lines,
+        Some(Value::Array(_)) => {
+            return Err(Error::invalid(
+                "detailMapList",
+                "invalid argument: detailMapList must not be empty",
+            ))
+        }
+        Some(other) => {
+            return Err(Error::invalid(
+                "detailMapList",
+                format_args!(
+                    "invalid argument: detailMapList must be an array, not {}",
+                    type_name(other)
+                ),
+            ))
+        }
+        None => {
+            return Err(Error::invalid(
+                "detailMapList",
+                "invalid argument: detailMapList is required",
+            ))
+        }
+    };
+    for (i, line) in lines.iter().enumerate() {
+        let path = format!("detailMapList[{i}]");
+        let line = object(Some(line), &path)?;
+        string(line.get("spec_no"), &format!("{path}.spec_no"), 40, false)?;
+        positive_number(line.get("stockin_num"), &format!("{path}.stockin_num"))?;
+        string(line.get("remark"), &format!("{path}.remark"), 255, true)?;
+    }
+
+    match create {
+        Some(Value::Bool(_)) => {}
+        Some(other) => {
+            return Err(Error::invalid(
+                "createPreStockin",
+                format_args!(
+                    "invalid argument: createPreStockin must be true or false, not {}",
+                    type_name(other)
+                ),
+            ))
+        }
+        None => {
+            return Err(Error::invalid(
+                "createPreStockin",
+                "invalid argument: createPreStockin is required",
+            ))
+        }
+    }
+    Ok([
+        refund_info.unwrap_or(&Value::Null),
+        details.unwrap_or(&Value::Null),
+        create.unwrap_or(&Value::Null),
+    ])
+}
+
+/// The generic call: `{"method":…, "args":[…], "pager":{…}}`. The quick return sent through
+/// here gets the same validation as through `wdt_smart_refund_upload`.
+pub fn generic(map: &Map<String, Value>) -> Result<Prepared> {
+    const KNOWN: &[&str] = &["method", "args", "pager"];
+    if let Some(key) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(Error::invalid(
+            key.as_str(),
+            format_args!("invalid argument: unknown key {key:?}, expected method, args, pager"),
+        ));
+    }
+    let method = match map.get("method") {
+        Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
+        Some(Value::String(_)) => {
+            return Err(Error::invalid(
+                "method",
+                "invalid argument: method is empty",
+            ))
+        }
+        Some(_) => {
+            return Err(Error::invalid(
+                "method",
+                "invalid argument: method must be a string",
+            ))
+        }
+        None => {
+            return Err(Error::invalid(
+                "method",
+                "invalid argument: method is required",
+            ))
+        }
+    };
+    if method.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(
+            "method",
+            "invalid argument: method must not contain spaces",
+        ));
+    }
+    let args = match map.get("args") {
+        Some(Value::Array(args)) => args,
+        Some(other) => {
+            return Err(Error::invalid(
+                "args",
+                format_args!(
+                    "invalid argument: args must be an array, not {}",
+                    type_name(other)
+                ),
+            ))
+        }
+        None => {
+            return Err(Error::invalid(
+                "args",
+                "invalid argument: args is required (use [] for none)",
+            ))
+        }
+    };
+    let pager = match map.get("pager") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => Some(pager(p)?),
+        Some(other) => {
+            return Err(Error::invalid(
+                "pager",
+                format_args!(
+                    "invalid argument: pager must be an object, not {}",
+                    type_name(other)
+                ),
+            ))
+        }
+    };
+    if method == SMART_REFUND_UPLOAD {
+        if args.len() != 3 {
+            return Err(Error::invalid(
+                "args",
+                "invalid argument: wms.stockin.SmartRefund.upload takes [refundInfo, detailMapList, createPreStockin]",
+            ));
+        }
+        let prefixed = |e: Error| match e {
+            Error::InvalidArgument { field, message } => {
+                let field = field.map(|f| {
+                    for (from, to) in [
+                        ("refundInfo", "args[0]"),
+                        ("detailMapList", "args[1]"),
+                        ("createPreStockin", "args[2]"),
+                    ] {
+                        if let Some(rest) = f.strip_prefix(from) {
+                            return format!("{to}{rest}");
+                        }
+                    }
+                    f
+                });
+                Error::InvalidArgument { field, message }
+            }
+            other => other,
+        };
+        smart_refund_args(Some(&args[0]), Some(&args[1]), Some(&args[2])).map_err(prefixed)?;
+    }
+    Ok(Prepared {
+        method,
+        body: compact(&map["args"]),
+        pager,
+    })
+}
+
+fn pager(p: &Map<String, Value>) -> Result<Pager> {
+    for key in p.keys() {
+        if !["page_size", "page_no", "calc_total"].contains(&key.as_str()) {
+            return Err(Error::invalid(
+                format!("pager.{key}"),
+                format_args!("invalid argument: unknown pager key {key:?}"),
+            ));
+        }
+    }
+    let int = |key: &str| -> Result<u64> {
+        match p.get(key) {
+            Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
+                Error::invalid(
+                    format!("pager.{key}"),
+                    format_args!("invalid argument: pager.{key} must be a non-negative integer"),
+                )
+            }),
+            Some(_) => Err(Error::invalid(
+                format!("pager.{key}"),
+                format_args!("invalid argument: pager.{key} must be a non-negative integer"),
+            )),
+            None => Err(Error::invalid(
+                format!("pager.{key}"),
+                format_args!("invalid argument: pager.{key} is required"),
+            )),
+        }
+    };
+    let page_size = int("page_size")?;
+    if page_size == 0 {
+        return Err(Error::invalid(
+            "pager.page_size",
+            "invalid argument: pager.page_size must be at least 1",
+        ));
+    }
+    let page_no = int("page_no")?;
+    let calc_total = match p.get("calc_total") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(Value::Number(n)) if n.as_u64() == Some(0) => false,
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => true,
+        Some(_) => {
+            return Err(Error::invalid(
+                "pager.calc_total",
+                "invalid argument: pager.calc_total must be true, false, 1 or 0",
+            ))
+        }
+    };
+    Ok(Pager {
+        page_size,
+        page_no,
+        calc_total,
+    })
+}
+
+fn object<'a>(value: Option<&'a Value>, path: &str) -> Result<&'a Map<String, Value>> {
+    match value {
+        Some(Value::Object(map)) => Ok(map),
+        Some(other) => Err(Error::invalid(
+            path,
+            format_args!(
+                "invalid argument: {path} must be an object, not {}",
+                type_name(other)
+            ),
+        )),
+        None => Err(Error::invalid(
+            path,
+            format_args!("invalid argument: {path} is required"),
+        )),
+    }
+}
+
+/// A string of at most `max` UTF-16 code units: the gateway is a Java service and measures
+/// lengths with `String.length()`, so a CJK character counts 1 and an emoji 2.
+fn string(value: Option<&Value>, path: &str, max: usize, empty_ok: bool) -> Result<()> {
+    match value {
+        Some(Value::String(s)) => {
+            if !empty_ok && s.trim().is_empty() {
+                return Err(Error::invalid(
+                    path,
+                    format_args!("invalid argument: {path} must not be empty"),
+                ));
+            }
+            let units = s.encode_utf16().count();
+            if units > max {
+                return Err(Error::invalid(
+                    path,
+                    format_args!("invalid argument: {path} is {units} characters long, at most {max} (UTF-16 units)"),
+                ));
+            }
+            Ok(())
+        }
+        Some(other) => Err(Error::invalid(
+            path,
+            format_args!(
+                "invalid argument: {path} must be a string, not {}",
+                type_name(other)
+            ),
+        )),
+        None if empty_ok => Err(Error::invalid(
+            path,
+            format_args!("invalid argument: {path} is required (\"\" is allowed)"),
+        )),
+        None => Err(Error::invalid(
+            path,
+            format_args!("invalid argument: {path} is required"),
+        )),
+    }
+}
+
+fn positive_number(value: Option<&Value>, path: &str) -> Result<()> {
+    match value {
+        // With arbitrary_precision the number keeps its text; as_f64 parses it. A value that
+        // overflows f64 is not finite and is refused rather than sent as an absurd quantity.
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(v) if v.is_finite() && v > 0.0 => Ok(()),
+            _ => Err(Error::invalid(
+                path,
+                format_args!("invalid argument: {path} must be a finite number greater than 0"),
+            )),
+        },
+        Some(other) => Err(Error::invalid(
+            path,
+            format_args!(
+                "invalid argument: {path} must be a number, not {}",
+                type_name(other)
+            ),
+        )),
+        None => Err(Error::invalid(
+            path,
+            format_args!("invalid argument: {path} is required"),
+        )),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Compact JSON, UTF-8 unescaped, keys in the caller's order, numbers as written
+/// (serde_json's preserve_order and arbitrary_precision features).
+fn compact<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    // Serialising a Value into a String cannot fail: keys are strings and there is no I/O.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn good() -> Value {
+        json!({
+            "refundInfo": {"tid": "pos-6776312", "return_warehouse_no": "pos", "remark": "pos refundInfo remark"},
+            "detailMapList": [{"spec_no": "RRWDMS018040S", "stockin_num": 1, "remark": "POS 退货测试"}],
+            "createPreStockin": false
+        })
+    }
+
+    fn field_of(request: &Value) -> Option<String> {
+        let map = request.as_object().expect("test requests are objects");
+        match smart_refund(map) {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("expected invalid_argument for {request}, got {other:?}"),
+        }
+    }
+
+    /// Applies `edit` to a copy of the good request.
+    fn with(edit: impl FnOnce(&mut Value)) -> Value {
+        let mut v = good();
+        edit(&mut v);
+        v
+    }
+
+    #[test]
+    fn body_is_the_three_arguments_as_written() {
+        let text = r#"{"refundInfo":{"tid":"pos-6776312","return_warehouse_no":"pos","remark":"pos refundInfo remark"},"detailMapList":[{"spec_no":"RRWDMS018040S","stockin_num":1,"remark":"POS 退货测试"}],"createPreStockin":false}"#;
+        let p = smart_refund(&parse_object(text).unwrap()).unwrap();
+        assert_eq!(p.method, SMART_REFUND_UPLOAD);
+        assert_eq!(
+            p.body,
+            r#"[{"tid":"pos-6776312","return_warehouse_no":"pos","remark":"pos refundInfo remark"},[{"spec_no":"RRWDMS018040S","stockin_num":1,"remark":"POS 退货测试"}],false]"#
+        );
+    }
+
+    #[test]
+    fn order_numbers_and_extra_fields_survive() {
+        let text = r#"{ "createPreStockin" : true, "detailMapList": [ {"stockin_num": 1.50, "spec_id": 18113, "remark": "", "spec_no": "A", "defect": false, "refund_num": 1e2} ],
+            "refundInfo": {"remark": "", "return_logistics_no": "SF123", "tid": "t\u00e9-中", "return_warehouse_no": "pos"} }"#;
+        let p = smart_refund(&parse_object(text).unwrap()).unwrap();
+        assert_eq!(
+            p.body,
+            r#"[{"remark":"","return_logistics_no":"SF123","tid":"té-中","return_warehouse_no":"pos"},[{"stockin_num":1.50,"spec_id":18113,"remark":"","spec_no":"A","defect":false,"refund_num":1e+2}],true]"#
+        );
+        // serde_json writes an exponent with its sign (1e2 -> 1e+2): the same decimal to the
+        // gateway's BigDecimal; every other digit, including 1.50's trailing zero, is kept.
+    }
+
+    #[test]
+    fn every_rule_names_its_field() {
+        let forty = "x".repeat(40);
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                with(|v| {
+                    v["refundInfo"] = json!("x");
+                }),
+                "refundInfo",
+            ),
+            (
+                with(|v| {
+                    v.as_object_mut().unwrap().remove("refundInfo");
+                }),
+                "refundInfo",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"].as_object_mut().unwrap().remove("tid");
+                }),
+                "refundInfo.tid",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]["tid"] = json!("");
+                }),
+                "refundInfo.tid",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]["tid"] = json!("   ");
+                }),
+                "refundInfo.tid",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]["tid"] = json!(12345);
+                }),
+                "refundInfo.tid",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]["tid"] = json!(format!("{forty}x"));
+                }),
+                "refundInfo.tid",
+            ),
+            // 20 emoji are 40 UTF-16 units (fine), 21 are 42 (too long).
+            (
+                with(|v| {
+                    v["refundInfo"]["tid"] = json!("😀".repeat(21));
+                }),
+                "refundInfo.tid",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]["return_warehouse_no"] = json!("");
+                }),
+                "refundInfo.return_warehouse_no",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("return_warehouse_no");
+                }),
+                "refundInfo.return_warehouse_no",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]["return_warehouse_no"] = json!(format!("{forty}1"));
+                }),
+                "refundInfo.return_warehouse_no",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"].as_object_mut().unwrap().remove("remark");
+                }),
+                "refundInfo.remark",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]["remark"] = json!(null);
+                }),
+                "refundInfo.remark",
+            ),
+            (
+                with(|v| {
+                    v["refundInfo"]["remark"] = json!("备".repeat(256));
+                }),
+                "refundInfo.remark",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"] = json!([]);
+                }),
+                "detailMapList",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"] = json!({});
+                }),
+                "detailMapList",
+            ),
+            (
+                with(|v| {
+                    v.as_object_mut().unwrap().remove("detailMapList");
+                }),
+                "detailMapList",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"] = json!(["x"]);
+                }),
+                "detailMapList[0]",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("spec_no");
+                }),
+                "detailMapList[0].spec_no",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]["spec_no"] = json!("");
+                }),
+                "detailMapList[0].spec_no",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]["spec_no"] = json!(format!("{forty}1"));
+                }),
+                "detailMapList[0].spec_no",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("stockin_num");
+                }),
+                "detailMapList[0].stockin_num",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]["stockin_num"] = json!(0);
+                }),
+                "detailMapList[0].stockin_num",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]["stockin_num"] = json!(-1);
+                }),
+                "detailMapList[0].stockin_num",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]["stockin_num"] = json!("1");
+                }),
+                "detailMapList[0].stockin_num",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]["stockin_num"] = json!(null);
+                }),
+                "detailMapList[0].stockin_num",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("remark");
+                }),
+                "detailMapList[0].remark",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]["remark"] = json!(1);
+                }),
+                "detailMapList[0].remark",
+            ),
+            (
+                with(|v| {
+                    v["detailMapList"][0]["remark"] = json!("r".repeat(256));
+                }),
+                "detailMapList[0].remark",
+            ),
+            (
+                with(|v| {
+                    let second = json!({"spec_no": "B", "stockin_num": 0.0, "remark": ""});
+                    v["detailMapList"].as_array_mut().unwrap().push(second);
+                }),
+                "detailMapList[1].stockin_num",
+            ),
+            (
+                with(|v| {
+                    v.as_object_mut().unwrap().remove("createPreStockin");
+                }),
+                "createPreStockin",
+            ),
+            (
+                with(|v| {
+                    v["createPreStockin"] = json!(0);
+                }),
+                "createPreStockin",
+            ),
+            (
+                with(|v| {
+                    v["createPreStockin"] = json!("false");
+                }),
+                "createPreStockin",
+            ),
+            (
+                with(|v| {
+                    v["createPrestockin"] = json!(false);
+                }),
+                "createPrestockin",
+            ),
+        ];
+        for (request, field) in &cases {
+            assert_eq!(field_of(request).as_deref(), Some(*field), "{request}");
+        }
+    }
+
+    #[test]
+    fn limits_are_inclusive_and_empty_remarks_allowed() {
+        let ok = [
+            with(|v| {
+                v["refundInfo"]["tid"] = json!("x".repeat(40));
+            }),
+            with(|v| {
+                v["refundInfo"]["tid"] = json!("😀".repeat(20));
+            }),
+            with(|v| {
+                v["refundInfo"]["remark"] = json!("备".repeat(255));
+            }),
+            with(|v| {
+                v["refundInfo"]["remark"] = json!("");
+            }),
+            with(|v| {
+                v["detailMapList"][0]["remark"] = json!("");
+            }),
+            with(|v| {
+                v["detailMapList"][0]["stockin_num"] = json!(0.001);
+            }),
+            with(|v| {
+                v["createPreStockin"] = json!(true);
+            }),
+        ];
+        for request in &ok {
+            assert!(
+                smart_refund(request.as_object().unwrap()).is_ok(),
+                "{request}"
+            );
+        }
+        // 1e400 overflows f64: refused rather than sent.
+        let huge = parse_object(
+            &good()
+                .to_string()
+                .replace("\"stockin_num\":1", "\"stockin_num\":1e400"),
+        )
+        .unwrap();
+        assert!(smart_refund(&huge).is_err());
+    }
+
+    #[test]
+    fn generic_call_rules() {
+        let field = |text: &str| match generic(&parse_object(text).unwrap()) {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("expected invalid_argument for {text}, got {other:?}"),
+        };
+        assert_eq!(field(r#"{"args":[]}"#).as_deref(), Some("method"));
+        assert_eq!(
+            field(r#"{"method":"","args":[]}"#).as_deref(),
+            Some("method")
+        );
+        assert_eq!(
+            field(r#"{"method":7,"args":[]}"#).as_deref(),
+            Some("method")
+        );
+        assert_eq!(
+            field(r#"{"method":"a b","args":[]}"#).as_deref(),
+            Some("method")
+        );
+        assert_eq!(field(r#"{"method":"m"}"#).as_deref(), Some("args"));
+        assert_eq!(
+            field(r#"{"method":"m","args":{}}"#).as_deref(),
+            Some("args")
+        );
+        assert_eq!(
+            field(r#"{"method":"m","args":[],"pager":[]}"#).as_deref(),
+            Some("pager")
+        );
+        assert_eq!(
+            field(r#"{"method":"m","args":[],"pager":{"page_size":-1,"page_no":0}}"#).as_deref(),
+            Some("pager.page_size")
+        );
+        assert_eq!(
+            field(r#"{"method":"m","args":[],"pager":{"page_size":0,"page_no":0}}"#).as_deref(),
+            Some("pager.page_size")
+        );
+        assert_eq!(
+            field(r#"{"method":"m","args":[],"pager":{"page_size":1.5,"page_no":0}}"#).as_deref(),
+            Some("pager.page_size")
+        );
+        assert_eq!(
+            field(r#"{"method":"m","args":[],"pager":{"page_size":10,"page_no":-1}}"#).as_deref(),
+            Some("pager.page_no")
+        );
+        assert_eq!(
+            field(r#"{"method":"m","args":[],"pager":{"page_size":10}}"#).as_deref(),
+            Some("pager.page_no")
+        );
+        assert_eq!(
+            field(
+                r#"{"method":"m","args":[],"pager":{"page_size":10,"page_no":0,"calc_total":2}}"#
+            )
+            .as_deref(),
+            Some("pager.calc_total")
+        );
+        assert_eq!(
+            field(r#"{"method":"m","args":[],"pager":{"page_size":10,"page_no":0,"size":2}}"#)
+                .as_deref(),
+            Some("pager.size")
+        );
+        assert_eq!(
+            field(r#"{"method":"m","args":[],"extra":1}"#).as_deref(),
+            Some("extra")
+        );
+        // The quick return through the generic call is validated just the same.
+        assert_eq!(
+            field(r#"{"method":"wms.stockin.SmartRefund.upload","args":[{"tid":"","return_warehouse_no":"p","remark":""},[],false]}"#).as_deref(),
+            Some("args[0].tid")
+        );
+        assert_eq!(
+            field(r#"{"method":"wms.stockin.SmartRefund.upload","args":[{"tid":"t","return_warehouse_no":"p","remark":""},[{"spec_no":"a","stockin_num":0,"remark":""}],false]}"#).as_deref(),
+            Some("args[1][0].stockin_num")
+        );
+        assert_eq!(
+            field(r#"{"method":"wms.stockin.SmartRefund.upload","args":[{}]}"#).as_deref(),
+            Some("args")
+        );
+
+        let p = generic(&parse_object(r#"{"method":"wms.stockin.Refund.queryWithDetail","args":[{"start_time":"2024-01-01 00:00:00","end_time":"2024-01-02 00:00:00"}],"pager":{"page_size":50,"page_no":0,"calc_total":true}}"#).unwrap()).unwrap();
+        assert_eq!(
+            p.body,
+            r#"[{"start_time":"2024-01-01 00:00:00","end_time":"2024-01-02 00:00:00"}]"#
+        );
+        assert_eq!(
+            p.pager,
+            Some(Pager {
+                page_size: 50,
+                page_no: 0,
+                calc_total: true
+            })
+        );
+    }
+
+    #[test]
+    fn non_objects_are_refused() {
+        for text in ["", "[]", "1", "\"x\"", "null", "{", "{\"a\":}"] {
+            assert!(
+                matches!(
+                    parse_object(text),
+                    Err(Error::InvalidArgument { field: None, .. })
+                ),
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! HTTP on ureq 3. One agent, hence one connection pool, per client: the gateway routes by
+//! seller, so two clients never share a connection. This module only moves bytes and says
+//! honestly whether the request can have left the machine; it never retries, because a
+//! POST whose fate is unknown must not be sent twice (the caller decides).
+
+use std::io;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::{Delivery, Error};
+
+/// What came back: the HTTP status, the `Date` header, and the body, read whatever the status.
+#[derive(Debug)]
+pub struct Answer {
+    pub http_status: u16,
+    pub date: Option<String>,
+    pub body: Vec<u8>,
+}
+
+pub struct Transport {
+    agent: ureq::Agent,
+    max_response_bytes: u64,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport").finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub fn new(config: &Config) -> Transport {
+        let agent_config = ureq::Agent::config_builder()
+            // Non-2xx bodies carry the gateway's JSON (or a proxy's page): read them, don't throw.
+            .http_status_as_error(false)
+            // A redirect would re-send the quick return to another address: never follow one.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.timeout))
+            .max_idle_age(config.idle_timeout)
+            .user_agent(concat!("libwdt/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Transport {
+            agent: agent_config.new_agent(),
+            max_response_bytes: config.max_response_bytes,
+        }
+    }
+
+    /// POSTs `body` to `url` with `query` (percent-encoded here), within `budget`.
+    pub fn post(
+        &self,
+        url: &str,
+        query: &[(&str, &str)],
+        body: &str,
+        budget: Duration,
+    ) -> Result<Answer, Error> {
+        let mut response = self
+            .agent
+            .post(url)
+            .config()
+            .timeout_global(Some(budget))
+            .build()
+            .header("Content-Type", "application/json; charset=utf-8")
+            .query_pairs(query.iter().copied())
+            .send(body)
+            .map_err(|e| map_error(e, false))?;
+
+        let http_status = response.status().as_u16();
+        let date = response
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // The status line arrived, so the gateway has the request: from here every failure
+        // leaves delivery unknown.
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(self.max_response_bytes)
+            .read_to_vec()
+            .map_err(|e| map_error(e, true))?;
+        Ok(Answer {
+            http_status,
+            date,
+            body,
+        })
+    }
+}
+
+/// Maps a ureq error to the envelope kinds. `answered` is true once response headers arrived.
+fn map_error(e: ureq::Error, answered: bool) -> Error {
+    use ureq::Error as U;
+    use ureq::Timeout as T;
+    // Only failures that happen before a connection exists prove that nothing was sent.
+    let not_sent = !answered
+        && match &e {
+            U::HostNotFound | U::ConnectionFailed | U::BadUri(_) => true,
+            U::Timeout(T::Resolve | T::Connect) => true,
+            U::Io(io) => matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionRefused | io::ErrorKind::AddrNotAvailable
+            ),
+            _ => false,
+        };
+    let delivery = if not_sent {
+        Delivery::NotSent
+    } else {
+        Delivery::Unknown
+    };
+    match e {
+        U::BodyExceedsLimit(limit) => Error::BadResponse {
+            message: format!("bad response: answer larger than max_response_bytes ({limit} bytes)"),
+        },
+        U::Timeout(t) => Error::Timeout {
+            delivery,
+            message: format!("timeout: {}", timeout_phase(t)),
+        },
+        U::Decompress(_, io) => Error::BadResponse {
+            message: format!("bad response: cannot decompress: {io}"),
+        },
+        U::Protocol(p) if answered => Error::BadResponse {
+            message: format!("bad response: {p}"),
+        },
+        other => Error::Transport {
+            delivery,
+            message: format!("transport: {other}"),
+        },
+    }
+}
+
+fn timeout_phase(t: ureq::Timeout) -> &'static str {
+    use ureq::Timeout as T;
+    match t {
+        T::Resolve => "resolving the gateway's host name",
+        T::Connect => "connecting to the gateway (connect_timeout_ms)",
+        T::SendRequest | T::SendBody => "sending the request",
+        T::RecvResponse => "waiting for the answer",
+        T::RecvBody => "reading the answer",
+        _ => "no complete answer within timeout_ms",
+    }
+}
