@@ -1,0 +1,162 @@
+//! The exported functions called as C would call them, with raw pointers: NULLs, bad UTF-8,
+//! bad JSON and wrong shapes all give envelopes, never a crash, and nothing reaches the network.
+
+mod common;
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+use common::*;
+use serde_json::json;
+use wdt::ffi::*;
+
+#[test]
+fn null_pointers_give_envelopes() {
+    let d = double();
+    let client = d.client();
+    let req = CString::new(good_request("pos-6776312", json!(1))).unwrap();
+
+    let e = take(unsafe { wdt_smart_refund_upload(ptr::null_mut(), req.as_ptr()) });
+    assert_eq!(kind(&e), "invalid_argument");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("client is NULL"));
+    let e = take(unsafe { wdt_smart_refund_upload(client.0, ptr::null()) });
+    assert_eq!(kind(&e), "invalid_argument");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("request_json is NULL"));
+    let e = take(unsafe { wdt_call(ptr::null_mut(), req.as_ptr()) });
+    assert_eq!(kind(&e), "invalid_argument");
+    let e = take(unsafe { wdt_call(client.0, ptr::null()) });
+    assert_eq!(kind(&e), "invalid_argument");
+    assert_eq!(e["error"]["delivery"], "not_sent");
+
+    // NULL config, with and without somewhere to put the error.
+    let mut err: *mut c_char = ptr::null_mut();
+    assert!(unsafe { wdt_client_new(ptr::null(), &mut err) }.is_null());
+    let e = take(err);
+    assert_eq!(kind(&e), "config");
+    assert!(unsafe { wdt_client_new(ptr::null(), ptr::null_mut()) }.is_null());
+
+    assert_eq!(d.requests(), 0, "nothing may reach the network");
+}
+
+#[test]
+fn free_functions_accept_null() {
+    unsafe {
+        wdt_client_free(ptr::null_mut());
+        wdt_free_string(ptr::null_mut());
+    }
+}
+
+#[test]
+fn invalid_utf8_and_json_and_shapes() {
+    let d = double();
+    let client = d.client();
+    let bad_utf8: &[u8] = b"{\"refundInfo\":\"\xff\xfe\"}\0";
+    let e = take(unsafe { wdt_smart_refund_upload(client.0, bad_utf8.as_ptr().cast()) });
+    assert_eq!(kind(&e), "invalid_argument");
+    assert!(e["error"]["message"].as_str().unwrap().contains("UTF-8"));
+    let e = take(unsafe { wdt_call(client.0, bad_utf8.as_ptr().cast()) });
+    assert_eq!(kind(&e), "invalid_argument");
+
+    for text in [
+        "",
+        "{",
+        "not json",
+        "42",
+        "[]",
+        "[{}]",
+        "\"string\"",
+        "null",
+        "true",
+    ] {
+        let e = client.upload(text);
+        assert_eq!(kind(&e), "invalid_argument", "upload {text:?}: {e}");
+        assert!(
+            e["error"].get("field").is_none(),
+            "root errors name no field: {e}"
+        );
+        let e = client.call(text);
+        assert_eq!(kind(&e), "invalid_argument", "call {text:?}: {e}");
+    }
+
+    let mut err: *mut c_char = ptr::null_mut();
+    let c = unsafe { wdt_client_new(bad_utf8.as_ptr().cast(), &mut err) };
+    assert!(c.is_null());
+    assert_eq!(kind(&take(err)), "config");
+    for text in ["", "42", "[1]", "{", "\"sid\""] {
+        let e = Client::new(text).err().expect("config must be refused");
+        assert_eq!(kind(&e), "config", "{text:?}");
+    }
+    assert_eq!(d.requests(), 0, "nothing may reach the network");
+}
+
+#[test]
+fn config_error_fills_error_json_and_success_clears_it() {
+    let d = double();
+    let bad = CString::new(d.config(json!({"appsecret": "nosalt"}))).unwrap();
+    // A stale pointer in *error_json must be overwritten, never freed or kept.
+    let mut err: *mut c_char = 0x1 as *mut c_char;
+    assert!(unsafe { wdt_client_new(bad.as_ptr(), &mut err) }.is_null());
+    let e = take(err);
+    assert_eq!(e["ok"], false);
+    assert_eq!(e["error"]["kind"], "config");
+    assert_eq!(e["error"]["field"], "appsecret");
+    assert!(
+        !e.to_string().contains("nosalt"),
+        "the secret must not be echoed: {e}"
+    );
+
+    let good = CString::new(d.config(json!({}))).unwrap();
+    let mut err: *mut c_char = 0x1 as *mut c_char;
+    let client = unsafe { wdt_client_new(good.as_ptr(), &mut err) };
+    assert!(!client.is_null());
+    assert!(err.is_null());
+    unsafe { wdt_client_free(client) };
+}
+
+#[test]
+fn version_matches_cargo_and_header() {
+    let v = unsafe { CStr::from_ptr(wdt_version()) }.to_str().unwrap();
+    assert_eq!(v, env!("CARGO_PKG_VERSION"));
+    let header = std::fs::read_to_string(root().join("include/wdt.h")).unwrap();
+    assert!(header.contains(&format!("#define WDT_VERSION \"{v}\"")));
+    let parts: Vec<&str> = v.split('.').collect();
+    assert!(header.contains(&format!("#define WDT_VERSION_MAJOR {}", parts[0])));
+    assert!(header.contains(&format!("#define WDT_VERSION_MINOR {}", parts[1])));
+    assert!(header.contains(&format!("#define WDT_VERSION_PATCH {}", parts[2])));
+}
+
+#[test]
+fn committed_header_is_fresh() {
+    let fresh = include_str!(concat!(env!("OUT_DIR"), "/wdt.h"));
+    let committed = std::fs::read_to_string(root().join("include/wdt.h")).unwrap();
+    assert!(
+        fresh == committed,
+        "include/wdt.h is stale: build without CI set (cargo build) and commit the regenerated header"
+    );
+}
+
+#[test]
+fn panic_becomes_internal_envelope() {
+    let d = double();
+    let hooks = Client::new(&d.config(json!({"test_hooks": true}))).unwrap();
+    let e = hooks.call(r#"{"method":"wdt.test.panic","args":[]}"#);
+    assert_eq!(kind(&e), "internal", "{e}");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("deliberate panic"));
+    // The client is still usable after a caught panic.
+    let ok = hooks.upload(&good_request("pos-6776312", json!(1)));
+    assert_eq!(ok["ok"], true, "{ok}");
+
+    // Without the config switch the method is an ordinary (unknown) gateway method.
+    let plain = d.client();
+    let e = plain.call(r#"{"method":"wdt.test.panic","args":[]}"#);
+    assert_eq!(kind(&e), "api", "{e}");
+}
