@@ -34,8 +34,17 @@ fn main() {
         Ok(b) => b,
         Err(e) => panic!("cbindgen could not generate the header: {e}"),
     };
+    let mut text = Vec::new();
+    bindings.write(&mut text);
+    // cbindgen closes its extern "C" block with `#endif // __cplusplus`; a C89 compiler (old
+    // till toolchains, gcc -std=c89 -pedantic) rejects the // comment, so make it C89.
+    let text = String::from_utf8(text)
+        .expect("cbindgen writes UTF-8")
+        .replace("#endif  // __cplusplus", "#endif /* __cplusplus */")
+        .replace("#endif // __cplusplus", "#endif /* __cplusplus */")
+        .replace("}  // extern \"C\"", "}  /* extern \"C\" */");
     let fresh = out_dir.join("wdt.h");
-    bindings.write_to_file(&fresh);
+    fs::write(&fresh, &text).expect("OUT_DIR is writable");
 
     if env::var_os("CI").is_none() {
         let committed = crate_dir.join("include").join("wdt.h");

@@ -26,7 +26,7 @@ typedef struct WdtClient WdtClient;
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /*
  Creates a client from a JSON config (UTF-8, NUL-terminated), see the README for its keys.
@@ -97,7 +97,7 @@ void wdt_free_string(char *s);
 const char *wdt_version(void);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif /* __cplusplus */
 
 #endif  /* WDT_H */
