@@ -98,17 +98,18 @@ else
   fail "bindings/c/example.c does not build: $(head -c 600 "$work/example.err")"
 fi
 
-# The README's pkg-config line, with the template a package installs as wdt.pc.
+# The README's pkg-config line, with the template the release archive ships as lib/pkgconfig/wdt.pc.
 if command -v pkg-config >/dev/null 2>&1; then
   mkdir -p "$work/pkgconfig"
-  sed -e "s|@PREFIX@|/usr/local|" -e "s|@VERSION@|$version|" "$WDT_ROOT/bindings/c/wdt.pc.in" >"$work/pkgconfig/wdt.pc"
+  sed -e "s|@VERSION@|$version|" -e "s|@LIBS_PRIVATE@|-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc|" \
+    "$WDT_ROOT/packaging/wdt.pc.in" >"$work/pkgconfig/wdt.pc"
   pc=(env PKG_CONFIG_PATH="$work/pkgconfig" pkg-config
       --define-variable=includedir="$WDT_ROOT/include" --define-variable=libdir="$libdir")
   # shellcheck disable=SC2046 # pkg-config's output is meant to be word-split
   if [ "$("${pc[@]}" --modversion wdt)" = "$version" ] \
      && "$CC" "$WDT_ROOT/bindings/c/example.c" $("${pc[@]}" --cflags --libs wdt) -Wl,-rpath,"$libdir" \
           -o "$work/example-pc" 2>"$work/pc.err"; then
-    pass "example.c builds with \$(pkg-config --cflags --libs wdt) from bindings/c/wdt.pc.in"
+    pass "example.c builds with \$(pkg-config --cflags --libs wdt) from packaging/wdt.pc.in"
   else
     fail "pkg-config build of example.c: $(head -c 600 "$work/pc.err")"
   fi

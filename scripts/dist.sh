@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Builds the release archives of libwdt into dist/.
+#
+#   bash scripts/dist.sh              # dist/libwdt-<version>-linux-x86_64.tar.gz
+#   bash scripts/dist.sh --windows    # also dist/libwdt-<version>-windows-{x64,x86}.zip
+#   bash scripts/dist.sh --windows --no-linux   # only the Windows archives
+#
+# Version: Cargo.toml's [package] version. dist/SHA256SUMS lists every archive in dist/ of that
+# version; each archive also holds its own SHA256SUMS of its files.
+#
+# Linux archive (libwdt-<v>-linux-x86_64/):
+#   lib/libwdt.so.<v> (SONAME libwdt.so.<major>), lib/libwdt.so.<major> and lib/libwdt.so
+#   (symlinks), lib/libwdt.a (debug info and LLVM bitcode stripped), lib/pkgconfig/wdt.pc
+#   (relocatable: ${pcfiledir}), include/wdt.h, bindings/, README.md, LICENSE, INSTALL.md
+#   (packaging/INSTALL.md: platforms and how to link), SHA256SUMS.
+#   Built with rustup's default toolchain in target/dist (WDT_DIST_TARGET_DIR overrides); the
+#   SONAME is given to the final link only (cargo rustc -- -C link-arg=...), so Cargo.toml and
+#   build.rs stay as they are.
+# Windows archives (libwdt-<v>-windows-{x64,x86}/):
+#   bin/wdt.dll, lib/libwdt.dll.a (GNU import library), lib/wdt.def (for MSVC's lib.exe),
+#   include/wdt.h, bindings/, README.md, LICENSE, INSTALL.md, SHA256SUMS.
+#   Cross-built for x86_64-win7-windows-gnu / i686-win7-windows-gnu (Windows 7 SP1 and later)
+#   in target/cross; needs `bash scripts/cross/setup.sh --no-wine` (or without --no-wine) once.
+#
+# Archives are reproducible for a given commit: sorted entries, owner 0, mtimes set to the
+# last commit's time (SOURCE_DATE_EPOCH overrides).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=cross/env.sh
+source "$ROOT/scripts/cross/env.sh"
+
+linux=1 windows=0
+for a in "$@"; do
+  case "$a" in
+    --windows) windows=1 ;;
+    --no-linux) linux=0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "dist: unknown option $a (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "dist: $*"; }
+die() { echo "dist: ERROR: $*" >&2; exit 1; }
+t0=$SECONDS
+phase_start=$SECONDS
+phase() { log "$1 done in $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
+
+version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n1)
+[ -n "$version" ] || die "no [package] version in Cargo.toml"
+major=${version%%.*}
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+DIST="$ROOT/dist"
+mkdir -p "$DIST" "$ROOT/target"
+# A staging directory of this run only (two runs at once must not share one); kept, with the
+# build logs, when the run fails.
+STAGE=$(mktemp -d "$ROOT/target/dist-stage.XXXXXX")
+trap 'rc=$?; if [ $rc -eq 0 ]; then rm -rf "$STAGE"; else echo "dist: logs kept in $STAGE" >&2; fi' EXIT
+
+# The functions the header declares, sorted: what every library must export, nothing more.
+header_functions() {
+  sed -n 's/^[^#/ ].*[ *]\(wdt_[a-z0-9_]*\)(.*/\1/p' "$1" | LC_ALL=C sort -u
+}
+
+# The newest header that build.rs wrote for this build (always fresh, unlike include/wdt.h,
+# which build.rs leaves alone under CI). Its OUT_DIR is under <target-dir>/release/build or,
+# when cross-building, <target-dir>/<triple>/release/build: pass every candidate.
+find_header() {
+  local h d dirs=()
+  for d in "$@"; do dirs+=("$d"/build/libwdt-*/out/wdt.h); done
+  h=$(ls -t "${dirs[@]}" 2>/dev/null | head -n1 || true)
+  [ -n "$h" ] || die "build.rs wrote no wdt.h under $*"
+  if ! cmp -s "$h" include/wdt.h; then
+    log "WARNING: include/wdt.h differs from the header generated for this build; shipping the generated one" >&2
+  fi
+  echo "$h"
+}
+
+# What every archive holds besides the libraries.
+copy_common() {
+  local dir=$1 header=$2 f
+  mkdir -p "$dir/include"
+  cp "$header" "$dir/include/wdt.h"
+  cp README.md LICENSE "$dir/"
+  cp packaging/INSTALL.md "$dir/INSTALL.md"
+  # bindings/: the files git knows or would add (tracked or untracked, not ignored), so build
+  # output of the bindings' own tests (obj/, lib copies) stays out.
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard -- bindings
+  else
+    find bindings -type f -print0
+  fi | while IFS= read -r -d '' f; do
+    [ -f "$f" ] || continue
+    mkdir -p "$dir/$(dirname "$f")"
+    cp -p "$f" "$dir/$f"
+  done
+  [ -d "$dir/bindings" ] || die "no bindings/ to ship"
+}
+
+# SHA256SUMS of every regular file of the archive directory (relative paths, sorted).
+write_sums() {
+  (cd "$1" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort |
+    tr '\n' '\0' | xargs -0 sha256sum -- >SHA256SUMS)
+}
+
+normalize_tree() {
+  chmod -R u+rwX,go+rX,go-w "$1"
+  find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+}
+
+# ---------------------------------------------------------------- Linux
+if [ $linux = 1 ]; then
+  # Its own target dir by default, so the SONAME build never replaces target/release/libwdt.so
+  # under tests running at the same time. WDT_DIST_TARGET_DIR=target reuses the dependencies of
+  # `cargo build --release` instead (only libwdt itself is rebuilt; saves a few minutes in CI).
+  tdir=${WDT_DIST_TARGET_DIR:-$ROOT/target/dist}
+  log "building the Linux library (cargo rustc --release, target dir $tdir)"
+  blog="$STAGE/linux-build.log"
+  # The SONAME and --print native-static-libs go to the final crate only.
+  if ! cargo rustc --release --locked -p libwdt --lib --target-dir "$tdir" -- \
+    -C "link-arg=-Wl,-soname,libwdt.so.$major" --print native-static-libs >"$blog" 2>&1; then
+    tail -n 40 "$blog" >&2
+    die "the Linux build failed (log: $blog)"
+  fi
+  rel="$tdir/release"
+  so="$rel/libwdt.so"
+  [ -f "$so" ] && [ -f "$rel/libwdt.a" ] || die "no libwdt.so/libwdt.a in $rel"
+  soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+  [ "$soname" = "libwdt.so.$major" ] || die "libwdt.so has SONAME '$soname', not libwdt.so.$major"
+  # -lgcc_s -lutil … : what a static link with libwdt.a needs besides libwdt.a.
+  static_libs=$(sed -n 's/.*native-static-libs: //p' "$blog" | tail -n1)
+  if [ -z "$static_libs" ]; then
+    static_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
+    log "rustc printed no native-static-libs (cargo did not replay it for an up-to-date build); using: $static_libs"
+  fi
+  header=$(find_header "$rel")
+  [ "$(header_functions "$header")" = "$(nm -D --defined-only "$so" | awk '{print $3}' | grep '^wdt_' | LC_ALL=C sort -u)" ] ||
+    die "libwdt.so's wdt_* exports differ from the functions in wdt.h"
+
+  name="libwdt-$version-linux-x86_64"
+  d="$STAGE/$name"
+  mkdir -p "$d/lib/pkgconfig"
+  cp "$so" "$d/lib/libwdt.so.$version"
+  ln -s "libwdt.so.$version" "$d/lib/libwdt.so.$major"
+  ln -s "libwdt.so.$major" "$d/lib/libwdt.so"
+  # Without the embedded LLVM bitcode (only for cross-language LTO; it is 40 % of the file and
+  # makes binutils' nm report "no symbols" where an older LLVM bfd plugin is installed) and
+  # without debug info, as the .so is stripped too.
+  strip --strip-debug -R .llvmbc -R .llvmcmd -o "$d/lib/libwdt.a" "$rel/libwdt.a"
+  sed -e "s|@VERSION@|$version|g" -e "s|@LIBS_PRIVATE@|$static_libs|g" packaging/wdt.pc.in \
+    >"$d/lib/pkgconfig/wdt.pc"
+  copy_common "$d" "$header"
+  normalize_tree "$d"
+  write_sums "$d"
+  touch -h -d "@$SOURCE_DATE_EPOCH" "$d/SHA256SUMS" "$d"
+  rm -f "$DIST/$name.tar.gz"
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+    --format=gnu -C "$STAGE" -cf - "$name" | gzip -9n >"$DIST/$name.tar.gz"
+  log "wrote dist/$name.tar.gz ($(stat -c %s "$DIST/$name.tar.gz") bytes)"
+  phase "Linux"
+fi
+
+# ---------------------------------------------------------------- Windows
+if [ $windows = 1 ]; then
+  command -v "$WDT_CROSS_CARGO" >/dev/null && [ -x "$WDT_CROSS_RUSTC" ] ||
+    die "no cross toolchain: run bash scripts/cross/setup.sh first"
+  command -v zip >/dev/null || die "zip is missing: run bash scripts/cross/setup.sh first"
+  tdir="$ROOT/target/cross"
+  for t in "${WDT_CROSS_TARGETS[@]}"; do
+    [ "$t" != "${t#i686}" ] && [ ! -f "$(cross_rtstartup_dir "$t")/rsbegin.o" ] &&
+      die "no rsbegin.o for $t: run bash scripts/cross/setup.sh first"
+    arch=$(cross_arch "$t")
+    mingw=$(cross_mingw "$t")
+    log "cross-building wdt.dll for $t (Windows $arch)"
+    blog="$STAGE/windows-$arch-build.log"
+    # Only the cdylib: the Windows archives ship no static library, and each crate type
+    # costs a full LTO pass.
+    # No PE timestamp, so the same commit gives the same DLL (final link only: std and the
+    # dependencies stay cached).
+    if ! cross_cargo "$t" "$tdir" rustc --release --locked -p libwdt --lib --crate-type cdylib \
+      -- -C link-arg=-Wl,--no-insert-timestamp >"$blog" 2>&1; then
+      tail -n 40 "$blog" >&2
+      die "the $t build failed (log: $blog)"
+    fi
+    rel="$tdir/$t/release"
+    [ -f "$rel/wdt.dll" ] && [ -f "$rel/libwdt.dll.a" ] || die "no wdt.dll/libwdt.dll.a in $rel"
+    header=$(find_header "$rel" "$tdir/release")
+    [ "$(header_functions "$header")" = "$(pe_exports "$rel/wdt.dll")" ] ||
+      die "wdt.dll ($arch) exports [$(pe_exports "$rel/wdt.dll" | tr '\n' ' ')], not the header's functions"
+
+    name="libwdt-$version-windows-$arch"
+    d="$STAGE/$name"
+    mkdir -p "$d/bin" "$d/lib"
+    cp "$rel/wdt.dll" "$d/bin/wdt.dll"
+    cp "$rel/libwdt.dll.a" "$d/lib/libwdt.dll.a"
+    bash packaging/gen-def.sh "$rel/wdt.dll" >"$d/lib/wdt.def"
+    # bindings/c/wdt.def is the hand-kept list: it must name the same functions.
+    if [ -f bindings/c/wdt.def ]; then
+      [ "$(sed -n '/^EXPORTS/,$s/^[[:space:]]*\(wdt_[a-z0-9_]*\).*/\1/p' bindings/c/wdt.def | LC_ALL=C sort)" = "$(pe_exports "$rel/wdt.dll")" ] ||
+        die "bindings/c/wdt.def does not list the DLL's exports"
+    fi
+    copy_common "$d" "$header"
+    normalize_tree "$d"
+    write_sums "$d"
+    touch -h -d "@$SOURCE_DATE_EPOCH" "$d/SHA256SUMS" "$d"
+    rm -f "$DIST/$name.zip"
+    (cd "$STAGE" && find "$name" -print | LC_ALL=C sort | zip -X -q -9 "$DIST/$name.zip" -@)
+    log "wrote dist/$name.zip ($(stat -c %s "$DIST/$name.zip") bytes; $("$mingw-objdump" -f "$rel/wdt.dll" | sed -n 's/.*file format //p'))"
+    phase "Windows $arch"
+  done
+fi
+
+(cd "$DIST" && find . -maxdepth 1 -type f \( -name "libwdt-$version-*.tar.gz" -o -name "libwdt-$version-*.zip" \) \
+  -printf '%P\n' | LC_ALL=C sort | tr '\n' '\0' | xargs -0 -r sha256sum -- >SHA256SUMS)
+log "dist/SHA256SUMS:"
+sed 's/^/  /' "$DIST/SHA256SUMS"
+log "done in $((SECONDS - t0)) s"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Every test of the project, in one command (the README's test command; .ci/run calls it).
+# Installs missing system packages first (scripts/setup.sh), then runs: formatting, clippy,
+# the Rust suites (unit, C ABI, end to end, faults, secret, properties), the C test program
+# plain and under valgrind, the C++, PHP and C# bindings in their real runtimes, a short run
+# of every fuzz target, and the Linux release archive proven without Rust.
+# A missing runtime is a failure, never a skip. Set WDT_WINDOWS=1 to add the Windows DLLs
+# (cross-built and run under Wine; slower, see README).
+set -uo pipefail
+WDT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export WDT_ROOT
+cd "$WDT_ROOT"
+
+bash scripts/setup.sh || { echo "test: setup failed" >&2; exit 1; }
+
+# CI=true makes build.rs leave include/wdt.h alone, so a stale committed header fails the
+# header test instead of being silently rewritten.
+export CI=true
+export WDT_LIB="$WDT_ROOT/target/release/libwdt.so"
+export WDT_MOCK="$WDT_ROOT/target/release/wdt-mock"
+LOGS="$WDT_ROOT/target/test-logs"
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+
+steps=() results=()
+step() {
+  local name=$1; shift
+  local log="$LOGS/$name.log" start=$SECONDS rc
+  echo "== $name: $*"
+  "$@" >"$log" 2>&1
+  rc=$?
+  tail -n 15 "$log" | sed 's/^/   | /'
+  if [ $rc -eq 0 ]; then echo "== $name: ok ($((SECONDS - start)) s)"; else echo "== $name: FAILED (exit $rc, log $log)"; fi
+  steps+=("$name") results+=("$rc")
+}
+
+step fmt cargo fmt --all -- --check
+step clippy cargo clippy --workspace --all-targets -- -D warnings
+step build cargo build --release -p libwdt -p wdt-mock
+step rust cargo test --workspace
+step c-abi bash tests/c/run.sh
+step cpp bash bindings/cpp/test.sh
+step php bash bindings/php/test.sh
+step csharp bash bindings/csharp/test.sh
+step fuzz bash scripts/fuzz.sh "${WDT_FUZZ_SECONDS:-15}"
+step dist-linux bash -c 'bash scripts/dist.sh && bash scripts/test-dist.sh'
+if [ "${WDT_WINDOWS:-0}" = 1 ]; then
+  step dist-windows bash -c 'bash scripts/cross/setup.sh && bash scripts/dist.sh --windows --no-linux && bash scripts/test-dist.sh --windows --no-linux'
+fi
+
+# Sum the per-suite counts: cargo's "test result: ok. N passed; M failed" and the bindings'
+# "N passed, M failed" lines.
+passed=0 failed=0
+for f in "$LOGS"/*.log; do
+  while read -r p q; do passed=$((passed + p)); failed=$((failed + q)); done < <(
+    sed -n -E 's/.*test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p; s/^([A-Za-z-]+: )?([0-9]+) passed, ([0-9]+) failed.*/\2 \3/p' "$f")
+done
+
+echo
+bad=0
+for i in "${!steps[@]}"; do
+  if [ "${results[$i]}" -eq 0 ]; then echo "   ok      ${steps[$i]}"; else echo "   FAILED  ${steps[$i]}"; bad=1; fi
+done
+if [ $bad -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
+echo "all suites: $passed passed, $failed failed"
+exit $bad
