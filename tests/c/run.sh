@@ -114,7 +114,7 @@ if command -v pkg-config >/dev/null 2>&1; then
     fail "pkg-config build of example.c: $(head -c 600 "$work/pc.err")"
   fi
 else
-  echo "skip - pkg-config is not installed"
+  fail "pkg-config is not installed (apt-get install pkg-config): the pkg-config route is untested"
 fi
 
 # --- run -----------------------------------------------------------------------------
