@@ -7,6 +7,7 @@
 //! back through `wdt_free_string`; nothing else may free them.
 #![allow(unsafe_code)] // the C ABI: raw pointers in and out, checked at the edge
 
+use std::cell::Cell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
@@ -24,16 +25,33 @@ pub struct WdtClient {
 
 static VERSION: &[u8] = concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes();
 
+thread_local! {
+    /// True while this thread runs inside `guard`.
+    static IN_GUARD: Cell<bool> = const { Cell::new(false) };
+}
+
 /// The default panic hook prints to stderr; the library must not write to the host's streams
-/// unasked, and the panic message is returned in the `internal` envelope instead.
+/// unasked, and the panic message is returned in the `internal` envelope instead. The hook is
+/// process-wide, so it stays silent only for panics inside `guard` and hands every other panic
+/// (a Rust host's own, a test's assertion) to the hook that was there before.
 fn quiet_panics() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_GUARD.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn guard(f: impl FnOnce() -> String) -> *mut c_char {
     quiet_panics();
-    let text = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+    let outer = IN_GUARD.with(|g| g.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_GUARD.with(|g| g.set(outer));
+    let text = result.unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
