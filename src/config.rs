@@ -51,7 +51,8 @@ pub struct Config {
     pub test_hooks: bool,
 }
 
-const KEYS: &[&str] = &[
+/// Every key the config accepts; anything else is a `config` error naming the key.
+pub const KEYS: &[&str] = &[
     "sid",
     "appkey",
     "appsecret",

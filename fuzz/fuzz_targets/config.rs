@@ -12,28 +12,12 @@ use std::ptr;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::config::Config;
+use wdt::config::{Config, KEYS};
 use wdt::envelope;
 use wdt::error::Error;
 use wdt::ffi::{wdt_client_free, wdt_client_new};
 
 use common::*;
-
-/// The config keys of config.rs; a `config` error's field is one of them or an unknown key.
-const KEYS: &[&str] = &[
-    "sid",
-    "appkey",
-    "appsecret",
-    "url",
-    "env",
-    "connect_timeout_ms",
-    "timeout_ms",
-    "idle_timeout_ms",
-    "max_response_bytes",
-    "max_retries",
-    "log",
-    "test_hooks",
-];
 
 fuzz_target!(init: keep_fuzzer_panic_hook(), |data: &[u8]| {
     let c = c_string(data);
