@@ -1,4 +1,4 @@
-//! Generates the C header with cbindgen from the doc comments in src/ffi.rs. The fresh header
+//! Generates the C header with cbindgen from the doc comments in src/ffi. The fresh header
 //! always goes to $OUT_DIR/wdt.h (a test compares it with the committed include/wdt.h); it is
 //! also written to include/wdt.h for developers, except under CI, where a stale committed
 //! header must be caught, not silently repaired.
@@ -8,7 +8,7 @@ use std::fs;
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=CI");
 
