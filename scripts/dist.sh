@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
 # Builds the release archives of libwdt into dist/.
 #
-#   bash scripts/dist.sh              # dist/libwdt-<version>-linux-x86_64.tar.gz
+#   bash scripts/dist.sh              # dist/libwdt-<version>-linux-{x86_64,aarch64}.tar.gz
 #   bash scripts/dist.sh --windows    # also dist/libwdt-<version>-windows-{x64,x86}.zip
 #   bash scripts/dist.sh --windows --no-linux   # only the Windows archives
 #
 # Version: Cargo.toml's [package] version. dist/SHA256SUMS lists every archive in dist/ of that
 # version; each archive also holds its own SHA256SUMS of its files.
 #
-# Linux archive (libwdt-<v>-linux-x86_64/):
+# Every archive: include/wdt.h, bin/ (the programs of WDT_DIST_BINS in scripts/cross/env.sh:
+# the gateway double wdt-mock, so the demo runs without credentials), bindings/ (without the
+# bindings' test suites and .gitignore files), bindings/php as a Composer package with its
+# native library in bindings/php/lib/ and the release's version, README.md, LICENSE,
+# INSTALL.md (packaging/INSTALL.md: platforms and how to link), SHA256SUMS.
+# Linux archives (libwdt-<v>-linux-{x86_64,aarch64}/):
 #   lib/libwdt.so.<v> (SONAME libwdt.so.<major>), lib/libwdt.so.<major> and lib/libwdt.so
 #   (symlinks), lib/libwdt.a (debug info and LLVM bitcode stripped), lib/pkgconfig/wdt.pc
-#   (relocatable: ${pcfiledir}), include/wdt.h, bindings/, README.md, LICENSE, INSTALL.md
-#   (packaging/INSTALL.md: platforms and how to link), SHA256SUMS.
-#   Built with rustup's default toolchain in target/dist (WDT_DIST_TARGET_DIR overrides); the
+#   (relocatable: ${pcfiledir}), bin/wdt-mock.
+#   Linked by zig (cargo-zigbuild; scripts/setup.sh installs it from PyPI) against glibc 2.17's
+#   symbol versions, in target/zig (WDT_DIST_TARGET_DIR overrides); scripts/check-glibc.sh
+#   refuses any shipped ELF file that needs a newer glibc or a library beyond the C runtime.
+#   aarch64 builds std with Debian's Rust (`bash scripts/cross/setup.sh --no-wine` once). The
 #   SONAME is given to the final link only (cargo rustc -- -C link-arg=...), so Cargo.toml and
 #   build.rs stay as they are.
 # Windows archives (libwdt-<v>-windows-{x64,x86}/):
-#   bin/wdt.dll, lib/libwdt.dll.a (GNU import library), lib/wdt.def (for MSVC's lib.exe),
-#   include/wdt.h, bindings/, README.md, LICENSE, INSTALL.md, SHA256SUMS.
+#   bin/wdt.dll, bin/wdt-mock.exe, lib/libwdt.dll.a (GNU import library), lib/wdt.def (for
+#   MSVC's lib.exe).
 #   Cross-built for x86_64-win7-windows-gnu / i686-win7-windows-gnu (Windows 7 SP1 and later)
 #   in target/cross; needs `bash scripts/cross/setup.sh --no-wine` (or without --no-wine) once.
+#   Then scripts/nuget.sh, when the tree has it, makes the NuGet package from them.
 #
 # Archives are reproducible for a given commit: sorted entries, owner 0, mtimes set to the
 # last commit's time (SOURCE_DATE_EPOCH overrides).
@@ -92,10 +100,42 @@ copy_common() {
     find bindings -type f -print0
   fi | while IFS= read -r -d '' f; do
     [ -f "$f" ] || continue
+    # Nothing of the development tree: the bindings' own test suites need the repository
+    # (its fixtures and the double's starter), and .gitignore files mean nothing to a user.
+    case "/$f" in */.gitignore | */test.sh | */tests/*) continue ;; esac
     mkdir -p "$dir/$(dirname "$f")"
     cp -p "$f" "$dir/$f"
   done
   [ -d "$dir/bindings" ] || die "no bindings/ to ship"
+}
+
+# php_package DIR LIBRARY NAME: the PHP binding in DIR/bindings/php becomes a Composer package
+# that carries its native library (lib/NAME, where Native::defaultLibraryPath() looks first
+# after WDT_LIB), with the release's version, so that a project can install it through a path
+# repository with no library to place by hand (see packaging/INSTALL.md).
+php_package() {
+  local dir=$1 lib=$2 libname=$3 p="$1/bindings/php"
+  [ -f "$p/composer.json" ] || die "no bindings/php/composer.json to ship"
+  mkdir -p "$p/lib"
+  cp "$lib" "$p/lib/$libname"
+  # A path repository takes the version from composer.json; the development tree's test
+  # script is not shipped, so its "scripts" entry goes too.
+  python3 - "$p/composer.json" "$version" <<'PY' || die "cannot rewrite bindings/php/composer.json"
+import json, sys
+path, version = sys.argv[1], sys.argv[2]
+with open(path, encoding="utf-8") as f:
+    pkg = json.load(f)
+out = {}
+for k, v in pkg.items():
+    if k == "scripts":
+        continue
+    out[k] = v
+    if k == "name":
+        out["version"] = version
+out.setdefault("version", version)
+with open(path, "w", encoding="utf-8") as f:
+    f.write(json.dumps(out, ensure_ascii=False, indent=4) + "\n")
+PY
 }
 
 # SHA256SUMS of every regular file of the archive directory (relative paths, sorted).
@@ -111,54 +151,74 @@ normalize_tree() {
 
 # ---------------------------------------------------------------- Linux
 if [ $linux = 1 ]; then
-  # Its own target dir by default, so the SONAME build never replaces target/release/libwdt.so
-  # under tests running at the same time. WDT_DIST_TARGET_DIR=target reuses the dependencies of
-  # `cargo build --release` instead (only libwdt itself is rebuilt; saves a few minutes in CI).
-  tdir=${WDT_DIST_TARGET_DIR:-$ROOT/target/dist}
-  log "building the Linux library (cargo rustc --release, target dir $tdir)"
-  blog="$STAGE/linux-build.log"
-  # The SONAME and --print native-static-libs go to the final crate only.
-  if ! cargo rustc --release --locked -p libwdt --lib --target-dir "$tdir" -- \
-    -C "link-arg=-Wl,-soname,libwdt.so.$major" --print native-static-libs >"$blog" 2>&1; then
-    tail -n 40 "$blog" >&2
-    die "the Linux build failed (log: $blog)"
-  fi
-  rel="$tdir/release"
-  so="$rel/libwdt.so"
-  [ -f "$so" ] && [ -f "$rel/libwdt.a" ] || die "no libwdt.so/libwdt.a in $rel"
-  soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
-  [ "$soname" = "libwdt.so.$major" ] || die "libwdt.so has SONAME '$soname', not libwdt.so.$major"
-  # -lgcc_s -lutil … : what a static link with libwdt.a needs besides libwdt.a.
-  static_libs=$(sed -n 's/.*native-static-libs: //p' "$blog" | tail -n1)
-  if [ -z "$static_libs" ]; then
-    static_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
-    log "rustc printed no native-static-libs (cargo did not replay it for an up-to-date build); using: $static_libs"
-  fi
-  header=$(find_header "$rel")
-  [ "$(header_functions "$header")" = "$(nm -D --defined-only "$so" | awk '{print $3}' | grep '^wdt_' | LC_ALL=C sort -u)" ] ||
-    die "libwdt.so's wdt_* exports differ from the functions in wdt.h"
+  command -v cargo-zigbuild >/dev/null || die "cargo-zigbuild is missing: run bash scripts/setup.sh"
+  # Its own target dir by default (target/zig), so the release build never replaces
+  # target/release/libwdt.so under tests running at the same time.
+  tdir=${WDT_DIST_TARGET_DIR:-$ROOT/target/zig}
+  for t in "${WDT_LINUX_TARGETS[@]}"; do
+    arch=$(linux_arch "$t")
+    log "building the Linux $arch library and programs (cargo-zigbuild, glibc $WDT_GLIBC_FLOOR, target dir $tdir)"
+    blog="$STAGE/linux-$arch-build.log"
+    # The SONAME and --print native-static-libs go to the final crate only.
+    if ! zig_cargo "$t" "$tdir" rustc --release --locked -p libwdt --lib -- \
+      -C "link-arg=-Wl,-soname,libwdt.so.$major" --print native-static-libs >"$blog" 2>&1; then
+      tail -n 40 "$blog" >&2
+      die "the Linux $arch build failed (log: $blog)"
+    fi
+    mapfile -t binargs < <(dist_bin_args)
+    if ! zig_cargo "$t" "$tdir" zigbuild --release --locked "${binargs[@]}" >>"$blog" 2>&1; then
+      tail -n 40 "$blog" >&2
+      die "the Linux $arch programs failed to build (log: $blog)"
+    fi
+    rel="$tdir/$t/release"
+    so="$rel/libwdt.so"
+    [ -f "$so" ] && [ -f "$rel/libwdt.a" ] || die "no libwdt.so/libwdt.a in $rel"
+    soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+    [ "$soname" = "libwdt.so.$major" ] || die "libwdt.so has SONAME '$soname', not libwdt.so.$major"
+    # -lgcc_s -lutil … : what a static link with libwdt.a needs besides libwdt.a.
+    static_libs=$(sed -n 's/.*native-static-libs: //p' "$blog" | tail -n1)
+    if [ -z "$static_libs" ]; then
+      static_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
+      log "rustc printed no native-static-libs (cargo did not replay it for an up-to-date build); using: $static_libs"
+    fi
+    header=$(find_header "$rel")
+    [ "$(header_functions "$header")" = "$(readelf -W --dyn-syms "$so" | awk '$7 != "UND" && $8 ~ /^wdt_/ {print $8}' | LC_ALL=C sort -u)" ] ||
+      die "libwdt.so's wdt_* exports differ from the functions in wdt.h"
 
-  name="libwdt-$version-linux-x86_64"
-  d="$STAGE/$name"
-  mkdir -p "$d/lib/pkgconfig"
-  cp "$so" "$d/lib/libwdt.so.$version"
-  ln -s "libwdt.so.$version" "$d/lib/libwdt.so.$major"
-  ln -s "libwdt.so.$major" "$d/lib/libwdt.so"
-  # Without the embedded LLVM bitcode (only for cross-language LTO; it is 40 % of the file and
-  # makes binutils' nm report "no symbols" where an older LLVM bfd plugin is installed) and
-  # without debug info, as the .so is stripped too.
-  strip --strip-debug -R .llvmbc -R .llvmcmd -o "$d/lib/libwdt.a" "$rel/libwdt.a"
-  sed -e "s|@VERSION@|$version|g" -e "s|@LIBS_PRIVATE@|$static_libs|g" packaging/wdt.pc.in \
-    >"$d/lib/pkgconfig/wdt.pc"
-  copy_common "$d" "$header"
-  normalize_tree "$d"
-  write_sums "$d"
-  touch -h -d "@$SOURCE_DATE_EPOCH" "$d/SHA256SUMS" "$d"
-  rm -f "$DIST/$name.tar.gz"
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
-    --format=gnu -C "$STAGE" -cf - "$name" | gzip -9n >"$DIST/$name.tar.gz"
-  log "wrote dist/$name.tar.gz ($(stat -c %s "$DIST/$name.tar.gz") bytes)"
-  phase "Linux"
+    name="libwdt-$version-linux-$arch"
+    d="$STAGE/$name"
+    mkdir -p "$d/lib/pkgconfig" "$d/bin"
+    cp "$so" "$d/lib/libwdt.so.$version"
+    ln -s "libwdt.so.$version" "$d/lib/libwdt.so.$major"
+    ln -s "libwdt.so.$major" "$d/lib/libwdt.so"
+    # Without the embedded LLVM bitcode (only for cross-language LTO; it is 40 % of the file and
+    # makes binutils' nm report "no symbols" where an older LLVM bfd plugin is installed) and
+    # without debug info, as the .so is stripped too. objcopy of any architecture: host strip
+    # knows only x86_64.
+    strip_tool=strip
+    [ "$arch" = x86_64 ] || strip_tool=$arch-linux-gnu-strip
+    command -v "$strip_tool" >/dev/null || die "$strip_tool is missing: run bash scripts/setup.sh"
+    "$strip_tool" --strip-debug -R .llvmbc -R .llvmcmd -o "$d/lib/libwdt.a" "$rel/libwdt.a"
+    sed -e "s|@VERSION@|$version|g" -e "s|@LIBS_PRIVATE@|$static_libs|g" packaging/wdt.pc.in \
+      >"$d/lib/pkgconfig/wdt.pc"
+    for pb in "${WDT_DIST_BINS[@]}"; do
+      [ -f "$rel/${pb#*:}" ] || die "no ${pb#*:} in $rel"
+      cp "$rel/${pb#*:}" "$d/bin/"
+    done
+    # Every ELF file the archive ships loads on the glibc floor and needs only the C runtime.
+    bash scripts/check-glibc.sh --floor "$WDT_GLIBC_FLOOR" "$d/lib/libwdt.so.$version" "$d"/bin/* |
+      sed 's/^/  /' || die "a Linux $arch file needs more than glibc $WDT_GLIBC_FLOOR (above)"
+    copy_common "$d" "$header"
+    php_package "$d" "$d/lib/libwdt.so.$version" libwdt.so
+    normalize_tree "$d"
+    write_sums "$d"
+    touch -h -d "@$SOURCE_DATE_EPOCH" "$d/SHA256SUMS" "$d"
+    rm -f "$DIST/$name.tar.gz"
+    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+      --format=gnu -C "$STAGE" -cf - "$name" | gzip -9n >"$DIST/$name.tar.gz"
+    log "wrote dist/$name.tar.gz ($(stat -c %s "$DIST/$name.tar.gz") bytes)"
+    phase "Linux $arch"
+  done
 fi
 
 # ---------------------------------------------------------------- Windows
@@ -183,6 +243,14 @@ if [ $windows = 1 ]; then
       tail -n 40 "$blog" >&2
       die "the $t build failed (log: $blog)"
     fi
+    # The programs: one cargo rustc each, for the same timestamp-free link.
+    for pb in "${WDT_DIST_BINS[@]}"; do
+      if ! cross_cargo "$t" "$tdir" rustc --release --locked -p "${pb%%:*}" --bin "${pb#*:}" \
+        -- -C link-arg=-Wl,--no-insert-timestamp >>"$blog" 2>&1; then
+        tail -n 40 "$blog" >&2
+        die "the $t build of ${pb#*:} failed (log: $blog)"
+      fi
+    done
     rel="$tdir/$t/release"
     [ -f "$rel/wdt.dll" ] && [ -f "$rel/libwdt.dll.a" ] || die "no wdt.dll/libwdt.dll.a in $rel"
     header=$(find_header "$rel" "$tdir/release")
@@ -195,12 +263,17 @@ if [ $windows = 1 ]; then
     cp "$rel/wdt.dll" "$d/bin/wdt.dll"
     cp "$rel/libwdt.dll.a" "$d/lib/libwdt.dll.a"
     bash packaging/gen-def.sh "$rel/wdt.dll" >"$d/lib/wdt.def"
+    for pb in "${WDT_DIST_BINS[@]}"; do
+      [ -f "$rel/${pb#*:}.exe" ] || die "no ${pb#*:}.exe in $rel"
+      cp "$rel/${pb#*:}.exe" "$d/bin/"
+    done
     # bindings/c/wdt.def is the hand-kept list: it must name the same functions.
     if [ -f bindings/c/wdt.def ]; then
       [ "$(sed -n '/^EXPORTS/,$s/^[[:space:]]*\(wdt_[a-z0-9_]*\).*/\1/p' bindings/c/wdt.def | LC_ALL=C sort)" = "$(pe_exports "$rel/wdt.dll")" ] ||
         die "bindings/c/wdt.def does not list the DLL's exports"
     fi
     copy_common "$d" "$header"
+    php_package "$d" "$rel/wdt.dll" wdt.dll
     normalize_tree "$d"
     write_sums "$d"
     touch -h -d "@$SOURCE_DATE_EPOCH" "$d/SHA256SUMS" "$d"
@@ -209,6 +282,13 @@ if [ $windows = 1 ]; then
     log "wrote dist/$name.zip ($(stat -c %s "$DIST/$name.zip") bytes; $("$mingw-objdump" -f "$rel/wdt.dll" | sed -n 's/.*file format //p'))"
     phase "Windows $arch"
   done
+  # The NuGet package is made from the Windows archives by the C# packaging script, when the
+  # tree has it.
+  if [ -f scripts/nuget.sh ]; then
+    log "scripts/nuget.sh (NuGet package from the Windows archives)"
+    bash scripts/nuget.sh "$DIST" "$version" || die "scripts/nuget.sh failed"
+    phase "NuGet"
+  fi
 fi
 
 (cd "$DIST" && find . -maxdepth 1 -type f \( -name "libwdt-$version-*.tar.gz" -o -name "libwdt-$version-*.zip" \) \

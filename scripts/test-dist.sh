@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
 # Proves the release archives in dist/ (made by scripts/dist.sh) work where no Rust exists.
 #
-#   bash scripts/test-dist.sh              # the Linux archive
+#   bash scripts/test-dist.sh              # the Linux archives (x86_64, and aarch64 under qemu-user)
 #   bash scripts/test-dist.sh --windows    # also both Windows archives, under Wine
 #   bash scripts/test-dist.sh --windows --no-linux
 #
 # Each archive is unpacked into an empty temporary directory, and everything after that runs
 # with a PATH that has no cargo, rustc or rustup (a directory of links to every other tool).
-# The programs talk only to the gateway double (wdt-mock) on 127.0.0.1, a fresh one per run.
+# The programs talk only to the archive's own gateway double (bin/wdt-mock, under qemu or Wine
+# like the programs) on 127.0.0.1, a fresh one per run.
 #
-# Linux: checksums and layout; SONAME; only wdt_* exported (nm -D --defined-only); ldd shows
-#   only the C runtime (no OpenSSL); the minimum glibc (objdump -T) is at most WDT_MAX_GLIBC
-#   (default 2.34); bindings/c/example.c built with gcc against the archive (-I/-L, through
-#   pkg-config, and statically with libwdt.a via pkg-config --static) and run; the envelope
-#   check scripts/cross/dist-check.c (good quick return, api error with its Chinese message
-#   byte for byte, invalid argument, NULL request, wdt_call, bad config, a panic caught through
-#   the test hook); the PHP, C# and C++ binding tests from the archive with WDT_LIB set to the
-#   archive's library.
-# Windows x64 / x86: checksums and layout; PE machine; exports exactly the header's functions,
-#   undecorated; imports only system DLLs (no libgcc_s/libwinpthread) and nothing newer than
-#   Windows 7; lib/wdt.def and the import library agree; example.c and dist-check.c built with
-#   mingw-w64 gcc against the archive and run under Wine (64-bit: Debian's wine64; 32-bit: the
-#   private Wine of scripts/cross/setup.sh), envelopes checked from files.
+# First, scripts/check-glibc.sh --self-test: the floor check must fail on a tiny library built
+# against this machine's newer glibc (arc4random, GLIBC_2.36) and on one needing libstdc++.
+# Linux x86_64 / aarch64: checksums, layout and hygiene (no .gitignore, test.sh, tests/); ELF
+#   machine; SONAME; only wdt_* exported; scripts/check-glibc.sh: libwdt.so and bin/* need
+#   glibc <= 2.17 and only libc/libm/libdl/libpthread/libgcc_s/ld-linux; bindings/c/example.c
+#   built with gcc (aarch64-linux-gnu-gcc for aarch64) against the archive (-I/-L, through
+#   pkg-config, and statically with libwdt.a via pkg-config --static) and run (aarch64: under
+#   qemu-aarch64 with Debian's arm64 libc); the envelope check scripts/cross/dist-check.c (good
+#   quick return, api error with its Chinese message byte for byte, invalid argument, NULL
+#   request, wdt_call, bad config, a panic caught through the test hook).
+#   x86_64 also: ldd; the PHP package installed with Composer from the archive (path
+#   repository, no Packagist) into an empty project and a script run through its autoloader
+#   with the package's own library; the archive's PHP, C# and C++ bindings with the
+#   repository's tests, on the archive's library.
+# Windows x64 / x86: checksums, layout and hygiene; PE machine; exports exactly the header's
+#   functions, undecorated; wdt.dll and bin/wdt-mock.exe import only system DLLs (no
+#   libgcc_s/libwinpthread) and the DLL nothing newer than Windows 7; lib/wdt.def and the
+#   import library agree; the PHP package installs with Composer and carries wdt.dll;
+#   example.c and dist-check.c built with mingw-w64 gcc against the archive and run under Wine
+#   (64-bit: Debian's wine64; 32-bit: the private Wine of scripts/cross/setup.sh) against the
+#   archive's bin/wdt-mock.exe started under the same Wine, envelopes checked from files.
 #
-# Env: WDT_MOCK (default target/release/wdt-mock; built with cargo first when missing),
-# WDT_MAX_GLIBC, WDT_KEEP=1 keeps the temporary directory.
+# Env: WDT_KEEP=1 keeps the temporary directory.
 # Last line: "N passed, M failed"; the exit status is non-zero when anything failed.
 set -uo pipefail
 
@@ -65,7 +73,6 @@ indent() { sed 's/^/    /'; }
 
 version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n1)
 major=${version%%.*}
-MAX_GLIBC=${WDT_MAX_GLIBC:-2.34}
 echo "test-dist: libwdt $version"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/wdt-test-dist.XXXXXX")
@@ -79,16 +86,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The gateway double: built (with the normal PATH, before Rust is taken away) when missing.
 export WDT_ROOT="$ROOT"
-WDT_MOCK=${WDT_MOCK:-$ROOT/target/release/wdt-mock}
-if [ ! -x "$WDT_MOCK" ]; then
-  echo "test-dist: building the gateway double"
-  cargo build --release -p wdt-mock 2>&1 | tail -n 3 | indent
-fi
-export WDT_MOCK
-check "the gateway double exists ($WDT_MOCK)" test -x "$WDT_MOCK" || finish
-
 # A PATH without Rust: links to every tool except cargo/rustc/rustup and friends.
 NORUST="$WORK/bin"
 mkdir -p "$NORUST"
@@ -144,127 +142,277 @@ check_envelopes() {
 }
 
 # ---------------------------------------------------------------- Linux
+# Layout and hygiene common to every archive: FILES must exist; nothing of the development
+# tree may be there.
+check_layout() {
+  local label=$1 A=$2 f missing=""
+  shift 2
+  for f in "$@"; do [ -e "$A/$f" ] || missing="$missing $f"; done
+  check "$label: layout: $*" test -z "$missing" || echo "      missing:$missing"
+  check "$label: nothing of the development tree (.gitignore, test.sh, tests/, target/)" bash -c "
+    cd '$A' && ! find . \( -name .gitignore -o -name test.sh -o -name tests -o -name target -o -name '*.rs' -o -name Cargo.toml \) | grep ."
+}
+
+# with_mock_bin MOCK FUNCTION ARGS...: with_mock with the double MOCK.
+with_mock_bin() (
+  export WDT_MOCK=$1
+  shift
+  with_mock "$@"
+)
+
+# linux_tests ARCH TRIPLE: one Linux archive. aarch64 programs run under qemu-user.
 linux_tests() {
-  local tgz="$ROOT/dist/libwdt-$version-linux-x86_64.tar.gz"
-  local u="$WORK/linux" A
-  echo "== Linux: $(basename "$tgz")"
-  check "the Linux archive exists" test -f "$tgz" || return
+  local arch=$1 triple=$2
+  local tgz="$ROOT/dist/libwdt-$version-linux-$arch.tar.gz"
+  local u="$WORK/linux-$arch" A cc run=() L="Linux $arch"
+  echo "== $L: $(basename "$tgz")"
+  check "$L: the archive exists" test -f "$tgz" || return
   mkdir -p "$u"
-  check "unpacks into an empty directory as libwdt-$version-linux-x86_64/" \
-    bash -c "tar xzf '$tgz' -C '$u' && [ \"\$(ls '$u')\" = 'libwdt-$version-linux-x86_64' ]" || return
-  A="$u/libwdt-$version-linux-x86_64"
-  check "SHA256SUMS matches every file" bash -c "cd '$A' && sha256sum --quiet -c SHA256SUMS"
-  local f missing=""
-  for f in lib/libwdt.so "lib/libwdt.so.$major" lib/libwdt.a include/wdt.h lib/pkgconfig/wdt.pc \
-    README.md LICENSE INSTALL.md bindings/c/example.c; do
-    [ -e "$A/$f" ] || missing="$missing $f"
-  done
-  check "layout: lib/, include/, pkgconfig, bindings/, README.md, LICENSE" test -z "$missing" || echo "      missing:$missing"
-  local so="$A/lib/libwdt.so"
-  check "SONAME is libwdt.so.$major" bash -c "readelf -d '$so' | grep -q 'SONAME.*\[libwdt.so.$major\]'"
+  check "$L: unpacks into an empty directory as libwdt-$version-linux-$arch/" \
+    bash -c "tar xzf '$tgz' -C '$u' && [ \"\$(ls '$u')\" = 'libwdt-$version-linux-$arch' ]" || return
+  A="$u/libwdt-$version-linux-$arch"
+  check "$L: SHA256SUMS matches every file" bash -c "cd '$A' && sha256sum --quiet -c SHA256SUMS"
+  local bins=() pb
+  for pb in "${WDT_DIST_BINS[@]}"; do bins+=("bin/${pb#*:}"); done
+  check_layout "$L" "$A" lib/libwdt.so "lib/libwdt.so.$major" lib/libwdt.a include/wdt.h lib/pkgconfig/wdt.pc \
+    README.md LICENSE INSTALL.md bindings/c/example.c "${bins[@]}" bindings/php/composer.json bindings/php/lib/libwdt.so
+  local so="$A/lib/libwdt.so" machine
+  case $arch in x86_64) machine='Advanced Micro Devices X86-64' cc=gcc ;; aarch64) machine=AArch64 cc=aarch64-linux-gnu-gcc
+    run=("$WDT_QEMU_AARCH64" -L "$WDT_AARCH64_SYSROOT") ;; esac
+  check "$L: libwdt.so, the programs and the PHP package's library are $machine ELF" bash -c "
+    for f in '$so' '$A/bindings/php/lib/libwdt.so' $(printf "'$A/%s' " "${bins[@]}"); do
+      readelf -h \"\$f\" | grep -q 'Machine:.*$machine' || { echo \"\$f:\"; readelf -h \"\$f\" | grep Machine; exit 1; }
+    done"
+  check "$L: SONAME is libwdt.so.$major" bash -c "readelf -d '$so' | grep -q 'SONAME.*\[libwdt.so.$major\]'"
+  check "$L: exports only wdt_* symbols, exactly the header's functions" bash -c "
+    syms=\$(readelf -W --dyn-syms '$so' | awk '\$7 != \"UND\" && \$5 == \"GLOBAL\" {print \$8}' | sed 's/@.*//' | LC_ALL=C sort -u)
+    [ \"\$syms\" = \"\$($(declare -f header_functions); header_functions '$A/include/wdt.h')\" ] || { echo \"\$syms\"; exit 1; }"
+  # The floor: every versioned symbol every shipped ELF file imports, and every library it needs.
+  echo "   scripts/check-glibc.sh --floor $WDT_GLIBC_FLOOR:"
+  bash "$ROOT/scripts/check-glibc.sh" --floor "$WDT_GLIBC_FLOOR" "$A/lib/libwdt.so.$version" "${bins[@]/#/$A/}" 2>&1 | indent
+  check "$L: libwdt.so and bin/ need glibc <= $WDT_GLIBC_FLOOR and only libc/libm/libdl/libpthread/libgcc_s/ld-linux" \
+    bash "$ROOT/scripts/check-glibc.sh" --floor "$WDT_GLIBC_FLOOR" "$A/lib/libwdt.so.$version" "${bins[@]/#/$A/}"
+  if [ "$arch" = x86_64 ]; then
+    echo "   ldd lib/libwdt.so:"
+    ldd "$so" | indent
+    check "$L: ldd: only the C runtime (no OpenSSL or anything else)" bash -c "
+      ldd '$so' | awk '{print \$1}' | grep -vE '^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libdl\.so\.2|libpthread\.so\.0|/lib64/ld-linux-x86-64\.so\.2|ld-linux-x86-64\.so\.2)$' | { ! grep .; }"
+  fi
+  local nm=nm
+  [ "$arch" = x86_64 ] || nm=$arch-linux-gnu-nm
+  check "$L: libwdt.a defines the header's functions" bash -c "
+    [ \"\$($nm '$A/lib/libwdt.a' 2>/dev/null | awk '\$2==\"T\" && \$3 ~ /^wdt_/ {print \$3}' | LC_ALL=C sort -u)\" = \"\$($(declare -f header_functions); header_functions '$A/include/wdt.h')\" ]"
 
-  echo "   nm -D --defined-only lib/libwdt.so:"
-  nm -D --defined-only "$so" | indent
-  check "exports only wdt_* symbols, exactly the header's functions" bash -c "
-    syms=\$(nm -D --defined-only '$so' | awk '{print \$NF}' | LC_ALL=C sort -u)
-    [ \"\$syms\" = \"\$($(declare -f header_functions); header_functions '$A/include/wdt.h')\" ]"
-
-  echo "   ldd lib/libwdt.so:"
-  ldd "$so" | indent
-  check "ldd: only the C runtime (no OpenSSL or anything else)" bash -c "
-    ldd '$so' | awk '{print \$1}' | grep -vE '^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libutil\.so\.1|/lib64/ld-linux-x86-64\.so\.2)$' | { ! grep .; }"
-  local glibc
-  glibc=$(objdump -T "$so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)
-  echo "   minimum glibc: $glibc (symbols: $(objdump -T "$so" | grep -F "GLIBC_$glibc" | awk '{print $NF}' | sort -u | tr '\n' ' '))"
-  check "needs glibc $glibc <= $MAX_GLIBC" bash -c "[ \"\$(printf '%s\n%s\n' '$glibc' '$MAX_GLIBC' | sort -V | tail -n1)\" = '$MAX_GLIBC' ]"
-  check "libwdt.a defines the header's functions" bash -c "
-    [ \"\$(nm '$A/lib/libwdt.a' 2>/dev/null | awk '\$2==\"T\" && \$3 ~ /^wdt_/ {print \$3}' | LC_ALL=C sort -u)\" = \"\$($(declare -f header_functions); header_functions '$A/include/wdt.h')\" ]"
-
-  local b="$WORK/linux-build"
+  # The archive's own double: on aarch64 it runs under qemu too, so nothing of the host's
+  # build is used.
+  local mock="$A/bin/wdt-mock"
+  if [ ${#run[@]} -gt 0 ]; then
+    mock="$WORK/wdt-mock-$arch"
+    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "${run[*]}" "$A/bin/wdt-mock" >"$mock"
+    chmod +x "$mock"
+  fi
+  local b="$WORK/linux-$arch-build"
   mkdir -p "$b"
   # bindings/c/example.c, the user's way: -I/-L with an rpath.
-  if check "gcc builds bindings/c/example.c against the archive (-I -L -lwdt)" \
-    gcc -std=c89 -Wall -Wextra -Werror -I"$A/include" "$A/bindings/c/example.c" -L"$A/lib" -lwdt \
+  if check "$L: $cc builds bindings/c/example.c against the archive (-I -L -lwdt)" \
+    "$cc" -std=c89 -Wall -Wextra -Werror -I"$A/include" "$A/bindings/c/example.c" -L"$A/lib" -lwdt \
     -Wl,-rpath,"$A/lib" -o "$b/example"; then
-    check "example: links the archive's libwdt.so.$major" bash -c "ldd '$b/example' | grep -q 'libwdt.so.$major => $A/lib/libwdt.so.$major'"
-    check "example runs a quick return against the double" with_mock run_example "$b/example"
+    if [ "$arch" = x86_64 ]; then
+      check "$L: example links the archive's libwdt.so.$major" bash -c "ldd '$b/example' | grep -q 'libwdt.so.$major => $A/lib/libwdt.so.$major'"
+    else
+      check "$L: example needs libwdt.so.$major, found through its rpath" bash -c "
+        readelf -d '$b/example' | grep -q 'NEEDED.*\[libwdt.so.$major\]' && readelf -d '$b/example' | grep -q 'R.*PATH.*\[$A/lib\]'"
+    fi
+    check "$L: example runs a quick return against the archive's double" \
+      with_mock_bin "$mock" run_example "${run[@]}" "$b/example"
   fi
   # Through pkg-config, with the .pc found by PKG_CONFIG_PATH (relocatable prefix).
   local pc="$A/lib/pkgconfig"
-  check "pkg-config --modversion wdt is $version" bash -c "[ \"\$(PKG_CONFIG_PATH='$pc' pkg-config --modversion wdt)\" = '$version' ]"
-  echo "   pkg-config --cflags --libs wdt: $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs wdt)"
-  if check "gcc builds example.c with \$(pkg-config --cflags --libs wdt)" bash -c "
-      gcc '$A/bindings/c/example.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags --libs wdt) \
+  check "$L: pkg-config --modversion wdt is $version" bash -c "[ \"\$(PKG_CONFIG_PATH='$pc' pkg-config --modversion wdt)\" = '$version' ]"
+  if check "$L: $cc builds example.c with \$(pkg-config --cflags --libs wdt)" bash -c "
+      $cc '$A/bindings/c/example.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags --libs wdt) \
         -Wl,-rpath,\"\$(PKG_CONFIG_PATH='$pc' pkg-config --variable=libdir wdt)\" -o '$b/example-pc'"; then
-    check "example (pkg-config) runs against the double" with_mock run_example "$b/example-pc"
+    check "$L: example (pkg-config) runs against the archive's double" \
+      with_mock_bin "$mock" run_example "${run[@]}" "$b/example-pc"
   fi
   # Statically: libwdt.a plus Libs.private.
-  if check "gcc links example.c statically with libwdt.a and pkg-config --static" bash -c "
+  if check "$L: $cc links example.c statically with libwdt.a and pkg-config --static" bash -c "
       libs=\$(PKG_CONFIG_PATH='$pc' pkg-config --static --libs-only-l wdt | sed 's/-lwdt\b//')
-      gcc '$A/bindings/c/example.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags wdt) '$A/lib/libwdt.a' \$libs -o '$b/example-static'"; then
-    check "example (static) needs no libwdt.so" bash -c "! ldd '$b/example-static' | grep -q libwdt"
-    check "example (static) runs against the double" with_mock run_example "$b/example-static"
+      $cc '$A/bindings/c/example.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags wdt) '$A/lib/libwdt.a' \$libs -o '$b/example-static'"; then
+    check "$L: example (static) needs no libwdt.so" bash -c "! readelf -d '$b/example-static' | grep -q 'NEEDED.*libwdt'"
+    check "$L: example (static) runs against the archive's double" \
+      with_mock_bin "$mock" run_example "${run[@]}" "$b/example-static"
   fi
   # The envelope check.
-  if check "gcc builds scripts/cross/dist-check.c against the archive" \
-    gcc -std=c89 -Wall -Wextra -Werror -I"$A/include" "$ROOT/scripts/cross/dist-check.c" -L"$A/lib" -lwdt \
+  if check "$L: $cc builds scripts/cross/dist-check.c against the archive" \
+    "$cc" -std=c89 -Wall -Wextra -Werror -I"$A/include" "$ROOT/scripts/cross/dist-check.c" -L"$A/lib" -lwdt \
     -Wl,-rpath,"$A/lib" -o "$b/dist-check"; then
     mkdir -p "$b/out"
-    check "dist-check runs against the double" with_mock run_check "$b/dist-check" "$b/out"
-    check_envelopes "$b/out" "Linux"
+    check "$L: dist-check runs against the archive's double" \
+      with_mock_bin "$mock" run_check "${run[@]}" "$b/dist-check" "$b/out"
+    check_envelopes "$b/out" "$L"
   fi
 
-  # The bindings' own tests, from the archive, on the archive's library. Their WDT_ROOT is a
-  # directory whose include/ is the archive's and whose tests/, scripts/ and Cargo.toml (the
-  # shared fixtures, the double's starter, the version) are the repository's.
+  [ "$arch" = x86_64 ] || return 0
+  composer_test "$L" "$A"
+  # The bindings' own tests, on the archive's bindings and library. The archive ships no test
+  # suites, so WDT_ROOT is a directory whose include/ is the archive's, whose bindings/ are the
+  # archive's with the repository's test.sh and tests/ laid over them, and whose tests/,
+  # scripts/ and Cargo.toml (the shared fixtures, the double's starter, the version) are the
+  # repository's.
   local fake="$WORK/linux-root"
   mkdir -p "$fake"
   ln -s "$A/include" "$fake/include"
-  ln -s "$A/bindings" "$fake/bindings"
+  cp -a "$A/bindings" "$fake/bindings"
+  rm -rf "$fake/bindings/php/lib"
   ln -s "$ROOT/tests" "$fake/tests"
   ln -s "$ROOT/scripts" "$fake/scripts"
   ln -s "$ROOT/Cargo.toml" "$fake/Cargo.toml"
   local lang
   for lang in php csharp cpp; do
-    if [ ! -f "$A/bindings/$lang/test.sh" ]; then
-      echo "   (no bindings/$lang/test.sh in the archive)"
+    if [ ! -f "$ROOT/bindings/$lang/test.sh" ]; then
+      bad "$L: bindings/$lang/test.sh is missing from the repository"
       continue
     fi
+    cp "$ROOT/bindings/$lang/test.sh" "$fake/bindings/$lang/"
+    [ -d "$ROOT/bindings/$lang/tests" ] && cp -a "$ROOT/bindings/$lang/tests" "$fake/bindings/$lang/"
     local log="$WORK/binding-$lang.log"
-    WDT_ROOT="$fake" WDT_LIB="$so" WDT_MOCK="$WDT_MOCK" timeout 1200 bash "$A/bindings/$lang/test.sh" >"$log" 2>&1
+    WDT_ROOT="$fake" WDT_LIB="$so" WDT_MOCK="$A/bin/wdt-mock" timeout 1200 bash "$fake/bindings/$lang/test.sh" >"$log" 2>&1
     local rc=$? last
     last=$(tail -n1 "$log")
     if [ $rc -eq 0 ]; then
-      ok "bindings/$lang/test.sh from the archive: $last"
+      ok "$L: the archive's bindings/$lang with the repository's tests: $last"
     else
-      bad "bindings/$lang/test.sh from the archive (exit $rc): $last"
+      bad "$L: the archive's bindings/$lang with the repository's tests (exit $rc): $last"
       tail -n 30 "$log" | sed 's/^/      | /'
     fi
   done
 }
 
+# composer_install_only LABEL ARCHIVE LIBNAME: a Windows archive's PHP package installs with
+# Composer and carries its DLL (PHP for Windows cannot run here; the Linux archive's test runs
+# a script through the same package).
+composer_install_only() {
+  local L=$1 A=$2 lib=$3 p="$WORK/composer-$(basename "$2")"
+  mkdir -p "$p"
+  printf '{"repositories":[{"packagist.org":false},{"type":"path","url":"%s","options":{"symlink":false}}],"require":{"libwdt/wdt":"%s"},"config":{"platform-check":false}}\n' \
+    "$A/bindings/php" "$version" >"$p/composer.json"
+  check "$L: composer install libwdt/wdt $version from the archive; vendor/libwdt/wdt/lib/$lib is the archive's" bash -c "
+    cd '$p' && COMPOSER_HOME='$WORK/composer-home' COMPOSER_NO_AUDIT=1 composer install --no-interaction --no-progress 2>&1 &&
+      cmp '$p/vendor/libwdt/wdt/lib/$lib' '$A/bin/$lib'"
+}
+
+run_php() { (unset WDT_LIB; timeout 300 php -d ffi.enable=1 "$1" "$WDT_MOCK_URL"); }
+
+# composer_test LABEL ARCHIVE: the archive's bindings/php installed with Composer through a
+# path repository into an empty project (no Packagist, nothing downloaded), then a script that
+# uses only vendor/autoload.php runs a quick return against the double — the library comes from
+# inside the installed package (WDT_LIB unset).
+composer_test() {
+  local L=$1 A=$2 p="$WORK/composer-$(basename "$2")"
+  mkdir -p "$p"
+  cat >"$p/composer.json" <<JSON
+{
+    "name": "example/till-backoffice",
+    "repositories": [
+        {"packagist.org": false},
+        {"type": "path", "url": "$A/bindings/php", "options": {"symlink": false}}
+    ],
+    "require": {"libwdt/wdt": "$version"}
+}
+JSON
+  check "$L: composer validate: the archive's bindings/php/composer.json" \
+    env COMPOSER_HOME="$WORK/composer-home" composer validate --no-interaction --no-check-publish "$A/bindings/php/composer.json"
+  check "$L: composer install libwdt/wdt $version from the archive into an empty project" bash -c "
+    cd '$p' && COMPOSER_HOME='$WORK/composer-home' COMPOSER_NO_AUDIT=1 composer install --no-interaction --no-progress 2>&1" || return
+  check "$L: the installed package carries its library (vendor/libwdt/wdt/lib/libwdt.so, a copy)" \
+    bash -c "[ -f '$p/vendor/libwdt/wdt/lib/libwdt.so' ] && [ ! -L '$p/vendor/libwdt/wdt' ] && cmp -s '$p/vendor/libwdt/wdt/lib/libwdt.so' '$A/lib/libwdt.so'"
+  cat >"$p/refund.php" <<'PHP'
+<?php
+// A back office's script: Composer's autoloader, nothing else.
+require __DIR__ . '/vendor/autoload.php';
+
+$lib = Wdt\Native::defaultLibraryPath();
+if (strpos($lib, __DIR__ . '/vendor/libwdt/wdt/lib/') !== 0) {
+    fwrite(STDERR, "library not from the package: $lib\n");
+    exit(1);
+}
+echo 'library: ', $lib, ' (', Wdt\Client::libraryVersion(), ")\n";
+$client = new Wdt\Client([
+    'url' => $argv[1],
+    'sid' => 'wdtapi3',
+    'appkey' => 'wdt_test',
+    'appsecret' => 'testsecret:testsalt',
+]);
+$out = $client->smartRefundUpload([
+    'refundInfo' => ['tid' => 'pos-6776312', 'return_warehouse_no' => 'pos', 'remark' => 'composer'],
+    'detailMapList' => [['spec_no' => 'RRWDMS018040S', 'stockin_num' => 1, 'remark' => 'POS 退货测试']],
+    'createPreStockin' => false,
+]);
+echo json_encode($out, JSON_UNESCAPED_UNICODE), "\n";
+exit(isset($out['stockin_id']) ? 0 : 1);
+PHP
+  check "$L: a script through Composer's autoloader runs a quick return against the archive's double" \
+    with_mock_bin "$A/bin/wdt-mock" run_php "$p/refund.php"
+}
+
 run_example() {
   local out rc
-  out=$(timeout 120 "$@" "$WDT_MOCK_URL" 2>&1)
+  out=$(timeout 300 "$@" "$WDT_MOCK_URL" 2>&1)
   rc=$?
   printf '%s\n' "$out"
   [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q '"ok": *true'
 }
 
-run_check() { timeout 120 "$1" "$WDT_MOCK_URL" "$2"; }
+# run_check [RUNNER...] PROGRAM OUTDIR
+run_check() { local out=${*: -1} n=$(($# - 1)); timeout 300 "${@:1:$n}" "$WDT_MOCK_URL" "$out"; }
 
 # ---------------------------------------------------------------- Windows
-# Runs a Windows program under the Wine for ARCH, with its own prefix.
+# wine_env ARCH: exports the environment of the Wine for ARCH (its own prefix) and sets WINE to
+# its loader.
+wine_env() {
+  export WINEPREFIX="$WORK/wineprefix-$1" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+  if [ "$1" = x64 ]; then
+    WINE=$WDT_WINE64
+  else
+    export WINEARCH=win32 WINESERVER="$WDT_WINESERVER"
+    WINE=$WDT_WINE32
+  fi
+}
+
+# Runs a Windows program under the Wine for ARCH.
 wine_run() {
   local arch=$1
   shift
-  export WINEPREFIX="$WORK/wineprefix-$arch" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-  if [ "$arch" = x64 ]; then
-    timeout 300 "$WDT_WINE64" "$@"
-  else
-    WINEARCH=win32 WINESERVER="$WDT_WINESERVER" timeout 300 "$WDT_WINE32" "$@"
-  fi
+  ( wine_env "$arch"; timeout 300 "$WINE" "$@" )
 }
+
+# with_wine_mock ARCH EXE FUNCTION ARGS...: like with_mock, with the archive's own double
+# (bin/wdt-mock.exe) started under the same Wine as the programs, so the demo is proven from
+# the archive alone.
+with_wine_mock() (
+  local arch=$1 exe=$2 out i pid
+  shift 2
+  out=$(mktemp -d "$WORK/wine-mock.XXXXXX")
+  wine_env "$arch"
+  timeout 900 "$WINE" "$exe" --port 0 >"$out/stdout" 2>"$out/stderr" &
+  pid=$!
+  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+  for i in $(seq 1 1200); do
+    grep -q 'listening on' "$out/stdout" 2>/dev/null && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+  done
+  WDT_MOCK_URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$out/stdout" | head -n1 | tr -d '\r')
+  if [ -z "$WDT_MOCK_URL" ]; then
+    echo "bin/wdt-mock.exe did not start under Wine ($arch):"
+    cat "$out/stdout" "$out/stderr"
+    exit 97
+  fi
+  echo "the archive's bin/wdt-mock.exe under Wine ($arch): $WDT_MOCK_URL"
+  export WDT_MOCK_URL
+  "$@"
+)
 
 # Z:\ path of a unix path, for the Windows programs.
 winpath() { printf 'Z:%s' "${1//\//\\}"; }
@@ -299,12 +447,20 @@ windows_tests() {
     bash -c "unzip -q '$zip' -d '$u' && [ \"\$(ls '$u')\" = 'libwdt-$version-windows-$arch' ]" || return
   A="$u/libwdt-$version-windows-$arch"
   check "$arch: SHA256SUMS matches every file" bash -c "cd '$A' && sha256sum --quiet -c SHA256SUMS"
-  local f missing=""
-  for f in bin/wdt.dll lib/libwdt.dll.a lib/wdt.def include/wdt.h README.md LICENSE INSTALL.md bindings/c/example.c; do
-    [ -e "$A/$f" ] || missing="$missing $f"
+  local f bins=() pb
+  for pb in "${WDT_DIST_BINS[@]}"; do bins+=("bin/${pb#*:}.exe"); done
+  check_layout "$arch" "$A" bin/wdt.dll lib/libwdt.dll.a lib/wdt.def include/wdt.h README.md LICENSE INSTALL.md \
+    bindings/c/example.c "${bins[@]}" bindings/php/composer.json bindings/php/lib/wdt.dll
+  check "$arch: bindings/php/lib/wdt.dll is bin/wdt.dll" cmp "$A/bin/wdt.dll" "$A/bindings/php/lib/wdt.dll"
+  for f in "${bins[@]}"; do
+    local extra="" g
+    check "$arch: $f is $format" bash -c "objdump -f '$A/$f' | grep -q 'file format $format'"
+    for g in $(pe_dll_names "$A/$f"); do
+      case " $WDT_ALLOWED_DLLS " in *" $g "*) ;; *) extra="$extra $g" ;; esac
+    done
+    check "$arch: $f imports only system DLLs" test -z "$extra" || echo "      not allowed:$extra"
   done
-  check "$arch: layout: bin/wdt.dll, lib/libwdt.dll.a, lib/wdt.def, include/, bindings/" test -z "$missing" ||
-    echo "      missing:$missing"
+  composer_install_only "$arch" "$A" wdt.dll
   local dll="$A/bin/wdt.dll"
   echo "   objdump -f: $(objdump -f "$dll" | sed -n 's/.*file format //p'), $(objdump -f "$dll" | sed -n 's/^architecture: \([^,]*\).*/\1/p')"
   check "$arch: wdt.dll is $format" bash -c "objdump -f '$dll' | grep -q 'file format $format'"
@@ -349,8 +505,10 @@ windows_tests() {
   local t0=$SECONDS
   check "$arch: Wine starts (a new prefix)" wine_run "$arch" cmd /c exit 0 || return
   echo "   (Wine prefix made in $((SECONDS - t0)) s)"
-  check "$arch: example.exe runs a quick return under Wine against the double" with_mock run_example_wine "$arch" "$b/example.exe"
-  check "$arch: dist-check.exe runs under Wine against the double" with_mock run_check_wine "$arch" "$b/dist-check.exe" "$b/out"
+  check "$arch: example.exe runs a quick return under Wine against the archive's wdt-mock.exe" \
+    with_wine_mock "$arch" "$A/bin/wdt-mock.exe" run_example_wine "$arch" "$b/example.exe"
+  check "$arch: dist-check.exe runs under Wine against the archive's wdt-mock.exe" \
+    with_wine_mock "$arch" "$A/bin/wdt-mock.exe" run_check_wine "$arch" "$b/dist-check.exe" "$b/out"
   echo "   Wine output tail (dist-check.exe, $arch):"
   tail -n 9 "$b/dist-check-$arch.log" 2>/dev/null | indent
   check_envelopes "$b/out" "Windows $arch"
@@ -358,9 +516,16 @@ windows_tests() {
 }
 
 start=$SECONDS
+echo "== scripts/check-glibc.sh --self-test (the floor check fails on a newer symbol and a foreign library)"
+bash "$ROOT/scripts/check-glibc.sh" --floor "$WDT_GLIBC_FLOOR" --self-test 2>&1 | indent
+check "check-glibc.sh fails on arc4random (GLIBC_2.36) and on libstdc++, passes an old-symbol library" \
+  bash "$ROOT/scripts/check-glibc.sh" --floor "$WDT_GLIBC_FLOOR" --self-test
 if [ $linux = 1 ]; then
-  linux_tests
-  echo "   (Linux: $((SECONDS - start)) s)"
+  for t in "${WDT_LINUX_TARGETS[@]}"; do
+    s=$SECONDS
+    linux_tests "$(linux_arch "$t")" "$t"
+    echo "   (Linux $(linux_arch "$t"): $((SECONDS - s)) s)"
+  done
 fi
 if [ $windows = 1 ]; then
   for t in "${WDT_CROSS_TARGETS[@]}"; do

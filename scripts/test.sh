@@ -3,7 +3,8 @@
 # Installs missing system packages first (scripts/setup.sh), then runs: formatting, clippy,
 # the Rust suites (unit, C ABI, end to end, faults, secret, properties), the C test program
 # plain and under valgrind, the C++, PHP and C# bindings in their real runtimes, a short run
-# of every fuzz target, and the Linux release archive proven without Rust.
+# of every fuzz target, and the Linux release archives (x86_64; aarch64 under qemu-user) proven
+# without Rust.
 # A missing runtime is a failure, never a skip. Set WDT_WINDOWS=1 to add the Windows DLLs
 # (cross-built and run under Wine; slower, see README).
 set -uo pipefail
@@ -42,7 +43,7 @@ step cpp bash bindings/cpp/test.sh
 step php bash bindings/php/test.sh
 step csharp bash bindings/csharp/test.sh
 step fuzz bash scripts/fuzz.sh "${WDT_FUZZ_SECONDS:-15}"
-step dist-linux bash -c 'bash scripts/dist.sh && bash scripts/test-dist.sh'
+step dist-linux bash -c 'bash scripts/cross/setup.sh --no-wine && bash scripts/dist.sh && bash scripts/test-dist.sh'
 if [ "${WDT_WINDOWS:-0}" = 1 ]; then
   step dist-windows bash -c 'bash scripts/cross/setup.sh && bash scripts/dist.sh --windows --no-linux && bash scripts/test-dist.sh --windows --no-linux'
 fi

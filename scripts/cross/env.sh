@@ -101,3 +101,71 @@ pe_imported_functions() {
 WDT_WINE64=/usr/lib/wine/wine64
 WDT_WINE32="$WDT_WINE32_ROOT/usr/lib/wine/wine"
 WDT_WINESERVER=/usr/lib/wine/wineserver64
+
+# ---------------------------------------------------------------- Linux (zig)
+# The Linux archives are linked by zig (cargo-zigbuild and ziglang from PyPI, installed by
+# scripts/setup.sh) against glibc $WDT_GLIBC_FLOOR's symbol versions, so the library loads on
+# CentOS 7 / Alibaba Cloud Linux 2 and every later glibc system, whatever glibc the build
+# machine has. x86_64 uses rustup's toolchain (its std is installed); aarch64 has no rustup std
+# here, so Debian's Rust (the Windows route above) builds std with -Zbuild-std and zig links.
+WDT_GLIBC_FLOOR=2.17
+WDT_LINUX_TARGETS=()
+# WDT_LINUX_ARCHES="x86_64" narrows scripts/dist.sh and test-dist.sh to some Linux archives
+# while iterating; CI builds and tests both.
+for _a in ${WDT_LINUX_ARCHES:-x86_64 aarch64}; do WDT_LINUX_TARGETS+=("$_a-unknown-linux-gnu"); done
+unset _a
+
+# The programs every archive carries in bin/ next to the library, as cargo PACKAGE:BINARY.
+# Adding a program to every archive (and to test-dist.sh's layout check) is one entry here.
+WDT_DIST_BINS=(wdt-mock:wdt-mock)
+# The `wdt` command line (cli/), in every archive once the workspace has it.
+if [ -f "$(dirname "${BASH_SOURCE[0]}")/../../cli/Cargo.toml" ]; then WDT_DIST_BINS+=(wdt-cli:wdt); fi
+
+# The archive's architecture name of a Linux target.
+linux_arch() {
+  case "$1" in
+    x86_64-*) echo x86_64 ;;
+    aarch64-*) echo aarch64 ;;
+    *) echo "cross: unknown target $1" >&2; return 1 ;;
+  esac
+}
+
+# cargo PACKAGE:BINARY pairs as `-p PACKAGE --bin BINARY` arguments.
+dist_bin_args() {
+  local pb
+  for pb in "${WDT_DIST_BINS[@]}"; do printf '%s\n' -p "${pb%%:*}" --bin "${pb#*:}"; done
+}
+
+# zig_cargo TARGET TARGET_DIR SUBCOMMAND ARGS...: `cargo-zigbuild SUBCOMMAND` (zigbuild or rustc)
+# for TARGET at the glibc floor; output in TARGET_DIR/TARGET/release. A subshell, like
+# cross_cargo.
+zig_cargo() {
+  local target=$1 target_dir=$2 sub=$3
+  shift 3
+  command -v cargo-zigbuild >/dev/null || { echo "cross: cargo-zigbuild is missing: run bash scripts/setup.sh" >&2; return 1; }
+  (
+    unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS CARGO_BUILD_TARGET \
+      CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR RUSTC_WRAPPER CARGO_BUILD_RUSTC_WRAPPER \
+      RUSTC_WORKSPACE_WRAPPER RUSTC RUSTDOC
+    local std=()
+    if [ ! -d "$(rustc --print sysroot 2>/dev/null)/lib/rustlib/$target/lib" ]; then
+      # No prebuilt std for TARGET: Debian's Rust builds it. cargo-zigbuild runs the `cargo`
+      # it finds first on PATH, so a directory that holds only Debian's cargo and rustc goes
+      # first (python3, which runs zig, stays the caller's).
+      [ -x "$WDT_CROSS_RUSTC" ] || { echo "cross: no std for $target and no $WDT_CROSS_RUSTC: run bash scripts/cross/setup.sh --no-wine" >&2; exit 1; }
+      local bin="$WDT_CROSS_CACHE/debian-rust-bin"
+      mkdir -p "$bin"
+      ln -sf "$WDT_CROSS_CARGO" "$bin/cargo"
+      ln -sf "$WDT_CROSS_RUSTC" "$bin/rustc"
+      export PATH="$bin:$PATH" RUSTC_BOOTSTRAP=1 CARGO_HOME="$WDT_CROSS_CACHE/cargo-home"
+      export RUSTC="$WDT_CROSS_RUSTC"
+      std=(-Zbuild-std=std,panic_unwind)
+    fi
+    exec cargo-zigbuild "$sub" "${std[@]}" --target "$target.$WDT_GLIBC_FLOOR" --target-dir "$target_dir" "$@"
+  )
+}
+
+# Runs an aarch64 Linux program on this x86_64 machine: qemu-user with Debian's aarch64 libc
+# (libc6-arm64-cross) as the root of the dynamic loader's search.
+WDT_QEMU_AARCH64=qemu-aarch64
+WDT_AARCH64_SYSROOT=/usr/aarch64-linux-gnu
