@@ -143,6 +143,10 @@ impl Config {
             ));
         }
         let idle_timeout = millis(map, "idle_timeout_ms", 4_000, 0, 600_000)?;
+        // The biggest documented answer is a query page: measured from the examples on the
+        // Refund.search and Refund.queryWithDetail pages, an order is ~1.4 KB plus ~1 KB per
+        // line, so 200 orders (the pages' suggested page_size ceiling) of 20 lines with Chinese
+        // names is ~6 MB. 16 MiB leaves generous headroom and still bounds a runaway answer.
         let max_response_bytes = integer(map, "max_response_bytes", 16 << 20, 1024, 1 << 30)?;
         let max_retries = integer(map, "max_retries", 3, 0, 10)? as u32;
         let log = boolean(map, "log", false)?;
