@@ -130,8 +130,12 @@ impl Config {
             (None, None) => PROD_URL.to_owned(),
         };
 
-        let connect_timeout = millis(map, "connect_timeout_ms", 5_000, 1, 600_000)?;
         let timeout = millis(map, "timeout_ms", 30_000, 1, 3_600_000)?;
+        // Unset, the connect timeout follows timeout_ms: 5 s, but at most half of timeout_ms,
+        // so a short timeout_ms alone is valid and still leaves room for the one resend that
+        // a status-7 answer allows. Set explicitly, a contradiction is an error.
+        let default_connect = (timeout.as_millis() as u64 / 2).clamp(1, 5_000);
+        let connect_timeout = millis(map, "connect_timeout_ms", default_connect, 1, 600_000)?;
         if connect_timeout > timeout {
             return Err(Error::config(
                 "connect_timeout_ms",
@@ -254,6 +258,15 @@ mod tests {
         assert_eq!(c.salt, "testsalt");
         assert_eq!(c.secret.expose(), "testsecret");
         assert_eq!(c.connect_timeout, Duration::from_millis(5000));
+        let short =
+            Config::from_json(r#"{"sid":"a","appkey":"b","appsecret":"s:t","timeout_ms":2000}"#)
+                .expect("timeout_ms alone below the default connect timeout is valid");
+        assert_eq!(short.connect_timeout, Duration::from_millis(1000));
+        assert_eq!(short.timeout, Duration::from_millis(2000));
+        let tiny =
+            Config::from_json(r#"{"sid":"a","appkey":"b","appsecret":"s:t","timeout_ms":1}"#)
+                .expect("a 1 ms timeout alone is valid");
+        assert_eq!(tiny.connect_timeout, Duration::from_millis(1));
         assert_eq!(c.timeout, Duration::from_millis(30000));
         assert!(!c.log);
     }
