@@ -2,6 +2,8 @@
 //! - every config key (the `KEYS` array of src/config.rs) and every error kind (the strings of
 //!   `Error::kind` in src/error.rs) is documented in docs/abi.md;
 //! - README.md and docs/ cite nothing outside the repository: a clone is all a reader has;
+//! - the statuses docs/protocol.md marks `rejected` are exactly `REJECTING_STATUSES` of
+//!   src/client.rs;
 //! - every relative link in them points to a file (and heading) that exists;
 //! - the README's C example compiles against the committed header;
 //! - the README's first screen fits a screen.
@@ -143,6 +145,54 @@ fn every_error_kind_is_documented() {
     assert!(
         missing.is_empty(),
         "error kinds without a row in docs/abi.md: {missing:?}"
+    );
+}
+
+#[test]
+fn rejected_statuses_match_the_code() {
+    let source = read("src/client.rs");
+    let at = source
+        .find("REJECTING_STATUSES")
+        .expect("src/client.rs defines REJECTING_STATUSES: update tests/docs.rs if it moved");
+    let rest = &source[at..];
+    let rest = &rest[rest
+        .find('=')
+        .expect("REJECTING_STATUSES has an initialiser")..];
+    let list = &rest[rest.find('[').expect("an array") + 1..];
+    let code: BTreeSet<i64> = list[..list.find(']').expect("a closed array")]
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    assert!(
+        code.contains(&100),
+        "parsing REJECTING_STATUSES found {code:?}"
+    );
+
+    // Rows of the statuses table: "| status | meaning | delivery | what to do |".
+    let protocol = read("docs/protocol.md");
+    let mut documented = BTreeSet::new();
+    let mut unknown = BTreeSet::new();
+    for line in protocol.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 5 {
+            continue;
+        }
+        let Ok(status) = cells[1].parse::<i64>() else {
+            continue;
+        };
+        if cells[3].starts_with("`rejected`") {
+            documented.insert(status);
+        } else if cells[3].starts_with("`unknown`") {
+            unknown.insert(status);
+        }
+    }
+    assert_eq!(
+        documented, code,
+        "docs/protocol.md's rejected statuses differ from REJECTING_STATUSES"
+    );
+    assert!(
+        unknown.is_disjoint(&code) && [4, 5, 99].iter().all(|s| unknown.contains(s)),
+        "docs/protocol.md must mark 4, 5 and 99 unknown: {unknown:?}"
     );
 }
 
