@@ -36,6 +36,7 @@ step() {
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step build cargo build --release -p libwdt -p wdt-mock
+step demo bash scripts/demo.sh
 step rust cargo test --workspace
 step c-abi bash tests/c/run.sh
 step cpp bash bindings/cpp/test.sh
