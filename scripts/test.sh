@@ -13,8 +13,8 @@ cd "$WDT_ROOT"
 
 bash scripts/setup.sh || { echo "test: setup failed" >&2; exit 1; }
 
-# CI=true makes build.rs leave include/wdt.h alone, so a stale committed header fails the
-# header test instead of being silently rewritten.
+# build.rs never rewrites include/wdt.h unasked, so a stale committed header fails the header
+# test (scripts/update-header.sh regenerates it).
 export CI=true
 export WDT_LIB="$WDT_ROOT/target/release/libwdt.so"
 export WDT_MOCK="$WDT_ROOT/target/release/wdt-mock"
