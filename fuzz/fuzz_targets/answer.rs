@@ -10,11 +10,11 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::client::{interpret, REJECTING_STATUSES};
-use wdt::clock::{parse_http_date, Clock};
-use wdt::envelope;
-use wdt::error::{Delivery, Error};
-use wdt::transport::Answer;
+use wdt::unstable::client::{interpret, REJECTING_STATUSES};
+use wdt::unstable::clock::{parse_http_date, Clock};
+use wdt::unstable::envelope;
+use wdt::unstable::error::{Delivery, Error};
+use wdt::unstable::transport::Answer;
 
 use common::*;
 
@@ -72,7 +72,7 @@ fn check_date(s: &str) {
 }
 
 /// The classification of ABI.md, from an independent reading of the body.
-fn check_kind(answer: &Answer, result: &Result<wdt::envelope::Success, Error>) {
+fn check_kind(answer: &Answer, result: &Result<wdt::unstable::client::Success, Error>) {
     let body = answer
         .body
         .strip_prefix(b"\xEF\xBB\xBF")
