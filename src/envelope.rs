@@ -1,4 +1,4 @@
-//! The response envelope (ABI.md "Response envelope"), built in one place. Envelopes may gain
+//! The response envelope (docs/abi.md "Response envelope"), built in one place. Envelopes may gain
 //! fields in later versions, never lose them; `ok` always comes first so a caller can test it
 //! with a prefix match.
 

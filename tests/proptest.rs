@@ -17,7 +17,7 @@ use wdt::unstable::error::Error;
 use wdt::unstable::request::{self, generic, parse_object, smart_refund, Pager};
 
 // ---------------------------------------------------------------------------------------------
-// The envelope contract (ABI.md)
+// The envelope contract (docs/abi.md)
 
 const KINDS: &[&str] = &[
     "invalid_argument",

@@ -137,7 +137,7 @@ fn check(env_text: &str, pure: Option<&Result<Prepared, Error>>, parsed: Option<
     }
 }
 
-/// ABI.md: the POST body is `[refundInfo, detailMapList, createPreStockin]`, values as written.
+/// docs/abi.md: the POST body is `[refundInfo, detailMapList, createPreStockin]`, values as written.
 fn check_smart_refund_body(p: &Prepared, parsed: Option<&Value>) {
     let req = parsed.expect("accepted input is JSON");
     let expected = format!(
