@@ -101,15 +101,6 @@ done
 export PATH="$NORUST"
 check "no cargo, rustc or rustup on PATH" bash -c '! command -v cargo && ! command -v rustc && ! command -v rustup' || finish
 
-# with_mock FUNCTION ARGS...: runs FUNCTION in a subshell with a fresh double started
-# ($WDT_MOCK_URL set); the double ends with the subshell.
-with_mock() (
-  # shellcheck source=lib/mock.sh
-  source "$ROOT/scripts/lib/mock.sh"
-  start_mock >/dev/null || exit 97
-  "$@"
-)
-
 # The functions wdt.h declares.
 header_functions() { sed -n 's/^[^#/ ].*[ *]\(wdt_[a-z0-9_]*\)(.*/\1/p' "$1" | LC_ALL=C sort -u; }
 
@@ -153,11 +144,30 @@ check_layout() {
     cd '$A' && ! find . \( -name .gitignore -o -name test.sh -o -name tests -o -name target -o -name '*.rs' -o -name Cargo.toml \) | grep ."
 }
 
-# with_mock_bin MOCK FUNCTION ARGS...: with_mock with the double MOCK.
-with_mock_bin() (
-  export WDT_MOCK=$1
-  shift
-  with_mock "$@"
+# serve_mock FUNCTION ARGS...: runs FUNCTION in a subshell with $WDT_MOCK_URL set, while the
+# double started by the command in the array MOCK_CMD (the archive's own wdt-mock: natively,
+# under qemu-user or under Wine) listens on an OS-chosen port of 127.0.0.1. Waits up to two
+# minutes for its "listening on" line: an emulator starts slowly on a busy machine.
+serve_mock() (
+  local out i pid
+  out=$(mktemp -d "$WORK/mock.XXXXXX")
+  timeout 1800 "${MOCK_CMD[@]}" --port 0 >"$out/stdout" 2>"$out/stderr" &
+  pid=$!
+  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+  for i in $(seq 1 1200); do
+    grep -q 'listening on' "$out/stdout" 2>/dev/null && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+  done
+  WDT_MOCK_URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$out/stdout" | head -n1 | tr -d '\r')
+  if [ -z "$WDT_MOCK_URL" ]; then
+    echo "the double did not start: ${MOCK_CMD[*]}"
+    cat "$out/stdout" "$out/stderr"
+    exit 97
+  fi
+  echo "double: ${MOCK_CMD[*]##*/} at $WDT_MOCK_URL"
+  export WDT_MOCK_URL
+  "$@"
 )
 
 # linux_tests ARCH TRIPLE: one Linux archive. aarch64 programs run under qemu-user.
@@ -205,12 +215,7 @@ linux_tests() {
 
   # The archive's own double: on aarch64 it runs under qemu too, so nothing of the host's
   # build is used.
-  local mock="$A/bin/wdt-mock"
-  if [ ${#run[@]} -gt 0 ]; then
-    mock="$WORK/wdt-mock-$arch"
-    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "${run[*]}" "$A/bin/wdt-mock" >"$mock"
-    chmod +x "$mock"
-  fi
+  local MOCK_CMD=("${run[@]}" "$A/bin/wdt-mock")
   local b="$WORK/linux-$arch-build"
   mkdir -p "$b"
   # bindings/c/example.c, the user's way: -I/-L with an rpath.
@@ -224,7 +229,7 @@ linux_tests() {
         readelf -d '$b/example' | grep -q 'NEEDED.*\[libwdt.so.$major\]' && readelf -d '$b/example' | grep -q 'R.*PATH.*\[$A/lib\]'"
     fi
     check "$L: example runs a quick return against the archive's double" \
-      with_mock_bin "$mock" run_example "${run[@]}" "$b/example"
+      serve_mock run_example "${run[@]}" "$b/example"
   fi
   # Through pkg-config, with the .pc found by PKG_CONFIG_PATH (relocatable prefix).
   local pc="$A/lib/pkgconfig"
@@ -233,7 +238,7 @@ linux_tests() {
       $cc '$A/bindings/c/example.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags --libs wdt) \
         -Wl,-rpath,\"\$(PKG_CONFIG_PATH='$pc' pkg-config --variable=libdir wdt)\" -o '$b/example-pc'"; then
     check "$L: example (pkg-config) runs against the archive's double" \
-      with_mock_bin "$mock" run_example "${run[@]}" "$b/example-pc"
+      serve_mock run_example "${run[@]}" "$b/example-pc"
   fi
   # Statically: libwdt.a plus Libs.private.
   if check "$L: $cc links example.c statically with libwdt.a and pkg-config --static" bash -c "
@@ -241,7 +246,7 @@ linux_tests() {
       $cc '$A/bindings/c/example.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags wdt) '$A/lib/libwdt.a' \$libs -o '$b/example-static'"; then
     check "$L: example (static) needs no libwdt.so" bash -c "! readelf -d '$b/example-static' | grep -q 'NEEDED.*libwdt'"
     check "$L: example (static) runs against the archive's double" \
-      with_mock_bin "$mock" run_example "${run[@]}" "$b/example-static"
+      serve_mock run_example "${run[@]}" "$b/example-static"
   fi
   # The envelope check.
   if check "$L: $cc builds scripts/cross/dist-check.c against the archive" \
@@ -249,7 +254,7 @@ linux_tests() {
     -Wl,-rpath,"$A/lib" -o "$b/dist-check"; then
     mkdir -p "$b/out"
     check "$L: dist-check runs against the archive's double" \
-      with_mock_bin "$mock" run_check "${run[@]}" "$b/dist-check" "$b/out"
+      serve_mock run_check "${run[@]}" "$b/dist-check" "$b/out"
     check_envelopes "$b/out" "$L"
   fi
 
@@ -353,7 +358,7 @@ echo json_encode($out, JSON_UNESCAPED_UNICODE), "\n";
 exit(isset($out['stockin_id']) ? 0 : 1);
 PHP
   check "$L: a script through Composer's autoloader runs a quick return against the archive's double" \
-    with_mock_bin "$A/bin/wdt-mock" run_php "$p/refund.php"
+    serve_mock run_php "$p/refund.php"
 }
 
 run_example() {
@@ -387,35 +392,16 @@ wine_run() {
   ( wine_env "$arch"; timeout 300 "$WINE" "$@" )
 }
 
-# with_wine_mock ARCH EXE FUNCTION ARGS...: like with_mock, with the archive's own double
+# with_wine_mock ARCH EXE FUNCTION ARGS...: serve_mock with the archive's own double
 # (bin/wdt-mock.exe) started under the same Wine as the programs, so the demo is proven from
 # the archive alone.
 with_wine_mock() (
-  local arch=$1 exe=$2 out i pid
+  local arch=$1 exe=$2
   shift 2
-  out=$(mktemp -d "$WORK/wine-mock.XXXXXX")
   wine_env "$arch"
-  timeout 900 "$WINE" "$exe" --port 0 >"$out/stdout" 2>"$out/stderr" &
-  pid=$!
-  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
-  for i in $(seq 1 1200); do
-    grep -q 'listening on' "$out/stdout" 2>/dev/null && break
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.1
-  done
-  WDT_MOCK_URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$out/stdout" | head -n1 | tr -d '\r')
-  if [ -z "$WDT_MOCK_URL" ]; then
-    echo "bin/wdt-mock.exe did not start under Wine ($arch):"
-    cat "$out/stdout" "$out/stderr"
-    exit 97
-  fi
-  echo "the archive's bin/wdt-mock.exe under Wine ($arch): $WDT_MOCK_URL"
-  export WDT_MOCK_URL
-  "$@"
+  MOCK_CMD=("$WINE" "$exe")
+  serve_mock "$@"
 )
-
-# Z:\ path of a unix path, for the Windows programs.
-winpath() { printf 'Z:%s' "${1//\//\\}"; }
 
 run_example_wine() {
   local arch=$1 exe=$2 out rc
