@@ -403,6 +403,9 @@ with_wine_mock() (
   serve_mock "$@"
 )
 
+# Z:\ path of a unix path, for the Windows programs.
+winpath() { printf 'Z:%s' "${1//\//\\}"; }
+
 run_example_wine() {
   local arch=$1 exe=$2 out rc
   out=$(wine_run "$arch" "$exe" "$WDT_MOCK_URL" 2>&1)

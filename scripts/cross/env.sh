@@ -15,7 +15,13 @@
 WDT_CROSS_CACHE=${WDT_CROSS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/libwdt-cross}
 WDT_CROSS_RUSTC=${WDT_CROSS_RUSTC:-/usr/bin/rustc}
 WDT_CROSS_CARGO=${WDT_CROSS_CARGO:-/usr/bin/cargo}
-WDT_CROSS_TARGETS=(x86_64-win7-windows-gnu i686-win7-windows-gnu)
+WDT_CROSS_TARGETS=()
+# WDT_WINDOWS_ARCHES="x64" narrows dist.sh and test-dist.sh to some Windows archives while
+# iterating; CI builds and tests both.
+for _a in ${WDT_WINDOWS_ARCHES:-x64 x86}; do
+  case $_a in x64) WDT_CROSS_TARGETS+=(x86_64-win7-windows-gnu) ;; x86) WDT_CROSS_TARGETS+=(i686-win7-windows-gnu) ;; esac
+done
+unset _a
 # The private 32-bit Wine (unpacked, not installed: see setup.sh).
 WDT_WINE32_ROOT="$WDT_CROSS_CACHE/wine32"
 
