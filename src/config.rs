@@ -49,6 +49,12 @@ pub struct Config {
     pub log: bool,
     /// Enables the `wdt.test.panic` method that proves the panic boundary from any binding.
     pub test_hooks: bool,
+    /// An http:// or socks5:// proxy; None means a direct connection (proxy environment
+    /// variables are never obeyed).
+    pub proxy: Option<String>,
+    /// Replaces the system resolver (Rust only; None from JSON). Tests make a name fail with it
+    /// without any real DNS lookup.
+    pub resolve_hook: Option<crate::transport::ResolveHook>,
 }
 
 /// Every key the config accepts; anything else is a `config` error naming the key.
@@ -65,6 +71,7 @@ pub const KEYS: &[&str] = &[
     "max_retries",
     "log",
     "test_hooks",
+    "proxy",
 ];
 
 impl Config {
@@ -143,6 +150,20 @@ impl Config {
         let max_retries = integer(map, "max_retries", 3, 0, 10)? as u32;
         let log = boolean(map, "log", false)?;
         let test_hooks = boolean(map, "test_hooks", false)?;
+        let proxy = match map.get("proxy") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(p)) => {
+                crate::transport::check_proxy(p)
+                    .map_err(|e| Error::config("proxy", format_args!("config: proxy {e}")))?;
+                Some(p.clone())
+            }
+            Some(_) => {
+                return Err(Error::config(
+                    "proxy",
+                    "config: proxy must be a string (http://host:port or socks5://host:port)",
+                ))
+            }
+        };
 
         Ok(Config {
             sid,
@@ -157,6 +178,8 @@ impl Config {
             max_retries,
             log,
             test_hooks,
+            proxy,
+            resolve_hook: None,
         })
     }
 }
