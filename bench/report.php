@@ -199,7 +199,9 @@ $targets = [
     ['2 threads ≥ 1.5 × 1 thread (nginx CPU ' . fmt($med['c2']['srv'] ?? null) . ' % with 2 threads; wrk 2 conn. ' . fmt(ratio($runs, 'wrk2', 'wrk'), 2) . ' × wrk)', ratio($runs, 'c2', 'c1'), 1.5, '×', true],
     ['syscalls per warm call (C ABI, 1 thread) ≤ 3', $med['c1']['sys'] ?? null, 3.0, '', false],
     ['peak RSS of the C bench ≤ 3.7 MiB (before)', max($med['c1']['rss_mib'] ?? 0, $med['c2']['rss_mib'] ?? 0), 3.7, 'MiB', false],
-    ['wdt_client_new ≤ 15 µs (before, wall)', $new, 15.0, 'µs', false],
+    // CPU, not wall: a call without I/O whose wall time on a loaded machine is mostly waiting
+    // for a core (the wall figure is in the list above).
+    ['wdt_client_new CPU ≤ 7.6 µs (before)', $newCpu, 7.6, 'µs', false],
     ['stripped libwdt.so ≤ 2.47 MiB (before)', $strippedBytes / 1048576, 2.47, 'MiB', false],
 ];
 echo "| target (issue 12) | measured | |\n| --- | ---: | --- |\n";

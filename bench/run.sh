@@ -4,23 +4,27 @@
 #   bash bench/run.sh
 #
 # On a fresh Debian machine it installs what it needs (wrk, php-cli, php-curl, nginx-light or
-# nginx, gcc, time), builds the library with `cargo build --release`, starts a private nginx on
-# 127.0.0.1 (free high port, config and prefix in a temp dir, run as the current user) that
-# answers POST /openapi like the gateway answers a quick return, and measures in rounds:
+# nginx, gcc, time, strace, mono), builds the library with `cargo build --release`, starts a
+# private nginx on 127.0.0.1 (free high port, config and prefix in a temp dir, run as the current
+# user) that answers POST /openapi like the gateway answers a quick return, and measures in
+# paired, alternating rounds (every client once per round; odd rounds in this order, even rounds
+# in reverse):
 #   wrk          the transport limit: 1 thread, 1 connection, keep-alive, the quick-return body
 #   wrk2         the same with 2 threads and 2 connections: what 2 client threads can gain here
 #   c_raw        the floor of a synchronous client: the same POST written by hand on one
 #                blocking keep-alive socket, no library (bench/c_bench.c raw)
 #   c1, c2       N signed quick returns through the C ABI (bench/c_bench.c), 1 thread, then 2
 #                threads sharing one client
-#   php_ffi      the same N through the PHP binding (bindings/php)
+#   php_ffi      the same N through the PHP binding (bindings/php, smartRefundUploadJson)
+#   php_ffi_raw  the same N through a bare FFI::cdef of the C ABI (the floor of any binding)
+#   csharp       the same N through the C# binding under Mono (bench/cs_bench.cs)
 #   php_vendor   a PHP client written the vendor-SDK way (file_get_contents, new connection
 #                per call), N_VENDOR calls
 #   php_curl     a PHP client with one reused curl handle (keep-alive)
-# plus wdt_client_new time and the stripped size of libwdt.so, then prints a table with
-# ratios to wrk and to the vendor-style client (ratios, because absolute numbers on a shared
-# 2-core machine move by tens of percent between runs). Everything it starts is stopped at the
-# end; only 127.0.0.1 is ever contacted.
+# with nginx's CPU during each run; then wdt_client_new time, the PHP binding's overhead over the
+# bare FFI call (no network), syscalls per warm call of each client (strace -c -f, counted), the
+# stripped size of libwdt.so, and prints one table with medians, min..max and per-round ratios
+# (bench/report.php). Everything it starts is stopped at the end; only 127.0.0.1 is contacted.
 #
 # Environment (all optional):
 #   WDT_BENCH_N             calls per keep-alive client per round (default 6000)
@@ -32,6 +36,7 @@
 #                           target/release (e.g. a prototype build); skips cargo build
 #   WDT_BENCH_NO_INSTALL=1  never run apt-get (fail if a tool is missing)
 #   WDT_BENCH_OUT           where raw results and the table go (default target/bench)
+#   WDT_BENCH_STRACE_N1/N2  the two run lengths of the syscall count (default 500, 1500)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
