@@ -15,7 +15,7 @@ use common::*;
 use serde_json::{json, Value};
 
 /// A client made in Rust, so the config can carry a resolver hook.
-fn hooked_client(d: &Double, url: &str, hook: wdt::transport::ResolveHook) -> wdt::Client {
+fn hooked_client(d: &Double, url: &str, hook: wdt::ResolveHook) -> wdt::Client {
     let mut config = wdt::Config::from_json(&d.config(json!({ "url": url }))).unwrap();
     config.resolve_hook = Some(hook);
     wdt::Client::new(config)
@@ -39,7 +39,7 @@ fn unresolvable_name_via_the_hook_is_not_sent() {
     let client = hooked_client(
         &d,
         &format!("http://gateway.invalid:{port}/openapi"),
-        wdt::transport::ResolveHook::new(move |host, p| {
+        wdt::ResolveHook::new(move |host, p| {
             assert_eq!((host, p), ("gateway.invalid", port));
             seen.fetch_add(1, Ordering::SeqCst);
             Err(std::io::Error::new(
@@ -59,9 +59,7 @@ fn unresolvable_name_via_the_hook_is_not_sent() {
     let client = hooked_client(
         &d,
         &format!("http://gateway.invalid:{port}/openapi"),
-        wdt::transport::ResolveHook::new(move |_, p| {
-            Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))])
-        }),
+        wdt::ResolveHook::new(move |_, p| Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))])),
     );
     let env = upload(&client);
     assert_eq!(env["ok"], true, "{env}");
@@ -81,7 +79,7 @@ fn refused_by_every_address_is_not_sent() {
     let client = hooked_client(
         &d,
         "http://gateway.invalid/openapi",
-        wdt::transport::ResolveHook::new(move |_, _| Ok(vec![a, b])),
+        wdt::ResolveHook::new(move |_, _| Ok(vec![a, b])),
     );
     let env = upload(&client);
     assert_eq!(kind(&env), "transport", "{env}");

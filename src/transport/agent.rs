@@ -41,12 +41,3 @@ pub(super) fn agent(config: &Config) -> ureq::Agent {
         QuickResolver::new(config.resolve_hook.clone()),
     )
 }
-
-/// Checks a `proxy` config value: an http:// or socks5:// URL ureq can use.
-pub fn check_proxy(url: &str) -> Result<(), String> {
-    let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("socks5://")) {
-        return Err("must start with http:// or socks5://".into());
-    }
-    ureq::Proxy::new(url).map(|_| ()).map_err(|e| e.to_string())
-}

@@ -14,20 +14,21 @@ mod wire;
 
 use std::time::Duration;
 
-pub use agent::check_proxy;
-pub use resolver::ResolveHook;
-
 use crate::config::Config;
 use crate::error::{Delivery, Error};
 
 /// What came back: the HTTP status, the `Date` header, and the body, read whatever the status.
 #[derive(Debug)]
 pub struct Answer {
+    /// The HTTP status code.
     pub http_status: u16,
+    /// The `Date` header, which teaches the client the gateway's clock.
     pub date: Option<String>,
+    /// The body, whatever the status.
     pub body: Vec<u8>,
 }
 
+/// One client's connection pool and the rules for moving bytes.
 pub struct Transport {
     agent: ureq::Agent,
     max_response_bytes: u64,
@@ -40,6 +41,7 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
+    /// The transport of a client made from `config`.
     pub fn new(config: &Config) -> Transport {
         Transport {
             agent: agent::agent(config),
@@ -98,21 +100,21 @@ fn map_error(e: ureq::Error) -> Error {
     };
     match e {
         U::BodyExceedsLimit(limit) => Error::BadResponse {
-            message: format!("bad response: answer larger than max_response_bytes ({limit} bytes)"),
+            message: format!("answer larger than max_response_bytes ({limit} bytes)"),
         },
         U::Timeout(t) => Error::Timeout {
             delivery,
-            message: format!("timeout: {}", timeout_phase(t, delivery)),
+            message: timeout_phase(t, delivery).to_owned(),
         },
         U::Decompress(_, io) => Error::BadResponse {
-            message: format!("bad response: cannot decompress: {io}"),
+            message: format!("cannot decompress: {io}"),
         },
         U::Protocol(p) if delivery == Delivery::Unknown => Error::BadResponse {
-            message: format!("bad response: {p}"),
+            message: p.to_string(),
         },
         other => Error::Transport {
             delivery,
-            message: format!("transport: {other}"),
+            message: other.to_string(),
         },
     }
 }

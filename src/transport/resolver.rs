@@ -3,33 +3,13 @@
 //! name fail without any real DNS lookup).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
-/// Replaces the system resolver for one client: `(host, port)` in, addresses out. Set only from
-/// Rust (tests, embedding programs); the JSON config cannot set it.
-#[derive(Clone)]
-pub struct ResolveHook(
-    #[allow(clippy::type_complexity)]
-    pub  Arc<dyn Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync>,
-);
-
-impl ResolveHook {
-    pub fn new(
-        f: impl Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
-    ) -> ResolveHook {
-        ResolveHook(Arc::new(f))
-    }
-}
-
-impl std::fmt::Debug for ResolveHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ResolveHook")
-    }
-}
+use crate::config::ResolveHook;
 
 /// ureq resolves the host before it looks in its connection pool, and with a timeout set it
 /// does so on a new thread, for every call, even for an IP literal and a pooled connection:
