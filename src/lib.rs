@@ -12,6 +12,8 @@ pub mod dispatch;
 pub mod envelope;
 pub mod error;
 pub mod ffi;
+mod hint;
+mod query;
 pub mod request;
 pub mod sign;
 pub mod transport;

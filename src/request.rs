@@ -233,6 +233,7 @@ pub fn generic(map: &Map<String, Value>) -> Result<Prepared> {
         };
         smart_refund_args(Some(&args[0]), Some(&args[1]), Some(&args[2])).map_err(prefixed)?;
     }
+    crate::query::check(&method, args, pager.is_some())?;
     Ok(Prepared {
         method,
         body: compact(&map["args"]),
