@@ -15,7 +15,7 @@ pub const REFUND_SEARCH: &str = "aftersales.refund.Refund.search";
 pub const REFUND_STOCKIN_QUERY: &str = "wms.stockin.Refund.queryWithDetail";
 
 /// The widest window both pages allow between a start and an end time.
-pub const MAX_WINDOW_SECS: i64 = 30 * 86_400;
+const MAX_WINDOW_SECS: i64 = 30 * 86_400;
 
 #[derive(Clone, Copy)]
 enum Rule {
