@@ -78,6 +78,11 @@ impl Client {
         &self.config
     }
 
+    /// The gateway's clock minus ours, in seconds, as learned from answers (0 until one came).
+    pub fn clock_offset(&self) -> i64 {
+        self.clock.offset()
+    }
+
     pub fn execute(&self, call: &Prepared) -> Reply {
         let deadline = Instant::now() + self.config.timeout;
         let mut attempts = 0u32;

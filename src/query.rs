@@ -31,6 +31,9 @@ enum Rule {
 
 use Rule::{Flag, Int, Text, Time};
 
+type Fields = &'static [(&'static str, Rule)];
+type Windows = &'static [(&'static str, &'static str)];
+
 /// `wms.stockin.Refund.queryWithDetail` params (its API page, 3.3 params).
 const STOCKIN_FIELDS: &[(&str, Rule)] = &[
     ("warehouse_no", Text(40)),
@@ -98,7 +101,7 @@ const SEARCH_NUMBERS: &[&str] = &[
 /// call's `args` array, `paged` whether it has a `pager`. Field paths are those of the generic
 /// call (`args[0].start_time`, `pager`).
 pub fn check(method: &str, args: &[Value], paged: bool) -> Result<()> {
-    let (fields, windows): (&[(&str, Rule)], &[(&str, &str)]) = match method {
+    let (fields, windows): (Fields, Windows) = match method {
         REFUND_STOCKIN_QUERY => (STOCKIN_FIELDS, &[("start_time", "end_time")]),
         REFUND_SEARCH => (SEARCH_FIELDS, SEARCH_WINDOWS),
         _ => return Ok(()),
@@ -155,7 +158,9 @@ pub fn check(method: &str, args: &[Value], paged: bool) -> Result<()> {
             };
             return Err(Error::invalid(
                 format!("args[0].{from}"),
-                format_args!("invalid argument: args[0].{from} and args[0].{to} are required{alternatives}"),
+                format_args!(
+                    "invalid argument: args[0].{from} and args[0].{to} are required{alternatives}"
+                ),
             ));
         }
     }
@@ -215,9 +220,7 @@ fn field(value: &Value, path: &str, rule: Rule) -> Result<()> {
             if parse_time(s).is_none() {
                 return Err(Error::invalid(
                     path,
-                    format_args!(
-                        "invalid argument: {path} must be yyyy-MM-dd HH:mm:ss, not {s:?}"
-                    ),
+                    format_args!("invalid argument: {path} must be yyyy-MM-dd HH:mm:ss, not {s:?}"),
                 ));
             }
             true
@@ -245,7 +248,12 @@ fn field(value: &Value, path: &str, rule: Rule) -> Result<()> {
 /// `yyyy-MM-dd HH:mm:ss` as seconds on a linear scale (the zone does not matter for a span).
 pub fn parse_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':'
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
@@ -311,10 +319,12 @@ mod tests {
     #[test]
     fn stockin_query_rules() {
         let m = REFUND_STOCKIN_QUERY;
-        let good = json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-31 00:00:00"}]);
+        let good =
+            json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-31 00:00:00"}]);
         check(m, good.as_array().unwrap(), true).unwrap();
         // Exactly 30 days is allowed; one second more is not.
-        let edge = json!([{"start_time": "2024-02-01 00:00:00", "end_time": "2024-03-02 00:00:00"}]);
+        let edge =
+            json!([{"start_time": "2024-02-01 00:00:00", "end_time": "2024-03-02 00:00:00"}]);
         check(m, edge.as_array().unwrap(), true).unwrap();
         let cases = [
             (good.clone(), false, "pager"),
@@ -322,20 +332,68 @@ mod tests {
             (json!([{}, {}]), true, "args"),
             (json!(["x"]), true, "args[0]"),
             (json!([{}]), true, "args[0].start_time"),
-            (json!([{"start_time": "2024-01-01 00:00:00"}]), true, "args[0].end_time"),
-            (json!([{"end_time": "2024-01-01 00:00:00"}]), true, "args[0].start_time"),
-            (json!([{"start_time": "2024-02-01 00:00:00", "end_time": "2024-03-02 00:00:01"}]), true, "args[0].end_time"),
-            (json!([{"start_time": "2024-01-02 00:00:00", "end_time": "2024-01-01 00:00:00"}]), true, "args[0].end_time"),
-            (json!([{"start_time": "2024/01/01 00:00:00", "end_time": "2024-01-02 00:00:00"}]), true, "args[0].start_time"),
-            (json!([{"start_time": "2024-02-30 00:00:00", "end_time": "2024-03-02 00:00:00"}]), true, "args[0].start_time"),
-            (json!([{"start_time": 1, "end_time": "2024-01-02 00:00:00"}]), true, "args[0].start_time"),
-            (json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00", "stockin_no": "R".repeat(21)}]), true, "args[0].stockin_no"),
-            (json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00", "warehouse_no": "仓".repeat(41)}]), true, "args[0].warehouse_no"),
-            (json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00", "time_type": "1"}]), true, "args[0].time_type"),
-            (json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00", "need_sn": "yes"}]), true, "args[0].need_sn"),
+            (
+                json!([{"start_time": "2024-01-01 00:00:00"}]),
+                true,
+                "args[0].end_time",
+            ),
+            (
+                json!([{"end_time": "2024-01-01 00:00:00"}]),
+                true,
+                "args[0].start_time",
+            ),
+            (
+                json!([{"start_time": "2024-02-01 00:00:00", "end_time": "2024-03-02 00:00:01"}]),
+                true,
+                "args[0].end_time",
+            ),
+            (
+                json!([{"start_time": "2024-01-02 00:00:00", "end_time": "2024-01-01 00:00:00"}]),
+                true,
+                "args[0].end_time",
+            ),
+            (
+                json!([{"start_time": "2024/01/01 00:00:00", "end_time": "2024-01-02 00:00:00"}]),
+                true,
+                "args[0].start_time",
+            ),
+            (
+                json!([{"start_time": "2024-02-30 00:00:00", "end_time": "2024-03-02 00:00:00"}]),
+                true,
+                "args[0].start_time",
+            ),
+            (
+                json!([{"start_time": 1, "end_time": "2024-01-02 00:00:00"}]),
+                true,
+                "args[0].start_time",
+            ),
+            (
+                json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00", "stockin_no": "R".repeat(21)}]),
+                true,
+                "args[0].stockin_no",
+            ),
+            (
+                json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00", "warehouse_no": "仓".repeat(41)}]),
+                true,
+                "args[0].warehouse_no",
+            ),
+            (
+                json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00", "time_type": "1"}]),
+                true,
+                "args[0].time_type",
+            ),
+            (
+                json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00", "need_sn": "yes"}]),
+                true,
+                "args[0].need_sn",
+            ),
         ];
         for (args, paged, want) in cases {
-            assert_eq!(field_of(m, args.clone(), paged).as_deref(), Some(want), "{args}");
+            assert_eq!(
+                field_of(m, args.clone(), paged).as_deref(),
+                Some(want),
+                "{args}"
+            );
         }
         // Limits are inclusive, emoji count 2, unknown keys pass.
         let ok = json!([{"start_time": "2024-01-01 00:00:00", "end_time": "2024-01-02 00:00:00",
@@ -359,18 +417,50 @@ mod tests {
             (json!([{"tid": "x"}]), false, "pager"),
             (json!([{}]), true, "args[0].modified_from"),
             (json!([{"tid": ""}]), true, "args[0].modified_from"),
-            (json!([{"modified_from": "2020-01-01 00:00:00"}]), true, "args[0].modified_to"),
-            (json!([{"tid": "x", "settle_to": "2020-01-01 00:00:00"}]), true, "args[0].settle_from"),
-            (json!([{"modified_from": "2020-01-01 00:00:00", "modified_to": "2020-02-01 00:00:00"}]), true, "args[0].modified_to"),
+            (
+                json!([{"modified_from": "2020-01-01 00:00:00"}]),
+                true,
+                "args[0].modified_to",
+            ),
+            (
+                json!([{"tid": "x", "settle_to": "2020-01-01 00:00:00"}]),
+                true,
+                "args[0].settle_from",
+            ),
+            (
+                json!([{"modified_from": "2020-01-01 00:00:00", "modified_to": "2020-02-01 00:00:00"}]),
+                true,
+                "args[0].modified_to",
+            ),
             (json!([{"tid": "t".repeat(41)}]), true, "args[0].tid"),
-            (json!([{"tid": "x", "buyer_nick": "n".repeat(101)}]), true, "args[0].buyer_nick"),
-            (json!([{"tid": "x", "return_warehouse_nos": "w".repeat(1001)}]), true, "args[0].return_warehouse_nos"),
-            (json!([{"tid": "x", "status": "30"}]), true, "args[0].status"),
+            (
+                json!([{"tid": "x", "buyer_nick": "n".repeat(101)}]),
+                true,
+                "args[0].buyer_nick",
+            ),
+            (
+                json!([{"tid": "x", "return_warehouse_nos": "w".repeat(1001)}]),
+                true,
+                "args[0].return_warehouse_nos",
+            ),
+            (
+                json!([{"tid": "x", "status": "30"}]),
+                true,
+                "args[0].status",
+            ),
             (json!([{"tid": "x", "type": 1.5}]), true, "args[0].type"),
-            (json!([{"tid": "x", "fuzzy_query": 2}]), true, "args[0].fuzzy_query"),
+            (
+                json!([{"tid": "x", "fuzzy_query": 2}]),
+                true,
+                "args[0].fuzzy_query",
+            ),
         ];
         for (args, paged, want) in cases {
-            assert_eq!(field_of(m, args.clone(), paged).as_deref(), Some(want), "{args}");
+            assert_eq!(
+                field_of(m, args.clone(), paged).as_deref(),
+                Some(want),
+                "{args}"
+            );
         }
     }
 
