@@ -19,10 +19,40 @@
 #define WDT_VERSION_PATCH 0
 
 /*
+ The gateway's tolerance for a timestamp (±120 s, status 7 beyond it).
+ */
+#define TOLERANCE 120
+
+/*
+ A till clock may be days off after a dead CMOS battery; a Date header farther than a day
+ from the local clock is not believed.
+ */
+#define MAX_OFFSET (24 * 3600)
+
+/*
  An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
  One client may be used from many threads at once; it holds its own connection pool.
  */
 typedef struct WdtClient WdtClient;
+
+/*
+ A function that receives the client's log lines: one line per attempt (method, outcome,
+ time taken, clock offset) and notes such as an ignored clock skew. `line` is UTF-8,
+ NUL-terminated, owned by the library and valid only during the call; it never contains the
+ secret half of `appsecret`. It is called on the thread that makes the call, so it must be
+ quick, must not unwind or throw, and must not free this client.
+ */
+typedef void (*WdtLogCallback)(const char *line, void *user_data);
+
+/*
+ The statuses of a 2xx gateway answer that prove the request was refused before any business
+ write, from the gateway's error table (docs/protocol.md, "statuses"): 1 parameters, sign,
+ appkey, sid, app auth; 2 an unknown parameter; 3 dynamic password required; 6 IP whitelist;
+ 7 timestamp; 8 version; 100 the application's own validation and the rate/concurrency
+ limits. Not listed, hence `unknown`: 4 and 5 (数据库错误 — the table promises nothing about
+ what was written before it), 99 (其他错误) and any status the table does not name.
+ */
+#define REJECTING_STATUSES { 1, 2, 3, 6, 7, 8, 100, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,13 +104,28 @@ char *wdt_smart_refund_upload(WdtClient *client, const char *request_json);
 char *wdt_call(WdtClient *client, const char *request_json);
 
 /*
- Releases a client and its connections. NULL is a no-op. The client must not be in use by
- another thread, and must not be used or freed again afterwards.
+ Releases a client. NULL is a no-op. This must be the caller's last use of the pointer.
+ A call already running on another thread finishes normally: the client and its connections
+ are released when the last such call returns. Freeing a client twice is a caller error; the
+ library notices it (a line on stderr) and does nothing, but do not rely on that.
 
  # Safety
- `client` is NULL or a client from `wdt_client_new` not freed before.
+ `client` is NULL or a client from `wdt_client_new`.
  */
 void wdt_client_free(WdtClient *client);
+
+/*
+ Sends this client's log lines to `callback` (with `user_data` passed back untouched), in
+ addition to stderr when the config says `"log": true`. A NULL `callback` turns it off.
+ The caller keeps `user_data` (and, in a managed language, the callback itself) alive until
+ the callback is turned off or the client is freed. Returns 0, or -1 when `client` is not a
+ live client. Thread-safe.
+
+ # Safety
+ `client` is NULL or a client from `wdt_client_new`; `callback` is NULL or a function that
+ may be called with `user_data` from any thread that uses the client.
+ */
+int wdt_client_set_log_callback(WdtClient *client, WdtLogCallback callback, void *user_data);
 
 /*
  Releases a string returned by this library (an envelope or `*error_json`). NULL is a no-op.

@@ -130,8 +130,12 @@ impl Config {
             (None, None) => PROD_URL.to_owned(),
         };
 
-        let connect_timeout = millis(map, "connect_timeout_ms", 5_000, 1, 600_000)?;
         let timeout = millis(map, "timeout_ms", 30_000, 1, 3_600_000)?;
+        // Unset, the connect timeout follows timeout_ms: 5 s, but at most half of timeout_ms,
+        // so a short timeout_ms alone is valid and still leaves room for the one resend that
+        // a status-7 answer allows. Set explicitly, a contradiction is an error.
+        let default_connect = (timeout.as_millis() as u64 / 2).clamp(1, 5_000);
+        let connect_timeout = millis(map, "connect_timeout_ms", default_connect, 1, 600_000)?;
         if connect_timeout > timeout {
             return Err(Error::config(
                 "connect_timeout_ms",
@@ -139,6 +143,10 @@ impl Config {
             ));
         }
         let idle_timeout = millis(map, "idle_timeout_ms", 4_000, 0, 600_000)?;
+        // The biggest documented answer is a query page: measured from the examples on the
+        // Refund.search and Refund.queryWithDetail pages, an order is ~1.4 KB plus ~1 KB per
+        // line, so 200 orders (the pages' suggested page_size ceiling) of 20 lines with Chinese
+        // names is ~6 MB. 16 MiB leaves generous headroom and still bounds a runaway answer.
         let max_response_bytes = integer(map, "max_response_bytes", 16 << 20, 1024, 1 << 30)?;
         let max_retries = integer(map, "max_retries", 3, 0, 10)? as u32;
         let log = boolean(map, "log", false)?;
@@ -254,6 +262,15 @@ mod tests {
         assert_eq!(c.salt, "testsalt");
         assert_eq!(c.secret.expose(), "testsecret");
         assert_eq!(c.connect_timeout, Duration::from_millis(5000));
+        let short =
+            Config::from_json(r#"{"sid":"a","appkey":"b","appsecret":"s:t","timeout_ms":2000}"#)
+                .expect("timeout_ms alone below the default connect timeout is valid");
+        assert_eq!(short.connect_timeout, Duration::from_millis(1000));
+        assert_eq!(short.timeout, Duration::from_millis(2000));
+        let tiny =
+            Config::from_json(r#"{"sid":"a","appkey":"b","appsecret":"s:t","timeout_ms":1}"#)
+                .expect("a 1 ms timeout alone is valid");
+        assert_eq!(tiny.connect_timeout, Duration::from_millis(1));
         assert_eq!(c.timeout, Duration::from_millis(30000));
         assert!(!c.log);
     }

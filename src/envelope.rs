@@ -34,8 +34,15 @@ pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
                 Error::Api { status, .. } => {
                     err.insert("status".into(), Value::from(*status));
                 }
-                Error::Http { http_status, .. } => {
+                Error::Http {
+                    http_status,
+                    status,
+                    ..
+                } => {
                     err.insert("http_status".into(), Value::from(*http_status));
+                    if let Some(status) = status {
+                        err.insert("status".into(), Value::from(*status));
+                    }
                 }
                 Error::InvalidArgument { field: Some(f), .. }
                 | Error::Config { field: Some(f), .. } => {
@@ -79,6 +86,7 @@ mod tests {
         let api = Error::Api {
             status: 100,
             message: "未找到对应的单据信息!".into(),
+            delivery: Delivery::Rejected,
             retryable: false,
         };
         assert_eq!(
@@ -97,8 +105,16 @@ mod tests {
         assert!(error(&t).contains(r#""delivery":"not_sent","retryable":true"#));
         let h = Error::Http {
             http_status: 502,
+            status: None,
             message: "http: 502".into(),
         };
-        assert!(error(&h).contains(r#""kind":"http","http_status":502"#));
+        assert!(error(&h).contains(r#""kind":"http","http_status":502,"message""#));
+        let h = Error::Http {
+            http_status: 500,
+            status: Some(500),
+            message: "http: status 500 Internal Server Error: Internal Server Error".into(),
+        };
+        assert!(error(&h).contains(r#""kind":"http","http_status":500,"status":500,"message""#));
+        assert!(error(&h).contains(r#""delivery":"unknown","retryable":false"#));
     }
 }

@@ -46,17 +46,26 @@ pub enum Error {
     /// No complete answer within the budget.
     #[error("{message}")]
     Timeout { delivery: Delivery, message: String },
-    /// A non-2xx status without a gateway JSON body.
+    /// A non-2xx answer, whatever its body. The request was written and something answered,
+    /// so the gateway may have acted on it: delivery is always unknown. When the body is the
+    /// gateway's JSON, its `status` is kept (and its message is part of `message`).
     #[error("{message}")]
-    Http { http_status: u16, message: String },
+    Http {
+        http_status: u16,
+        status: Option<i64>,
+        message: String,
+    },
     /// A 2xx answer that is not the gateway's JSON (a captive portal, a proxy page…).
     #[error("{message}")]
     BadResponse { message: String },
-    /// The gateway answered `status > 0`; status and message are the gateway's own.
+    /// A 2xx answer of the gateway's JSON with `status > 0`; status and message are the
+    /// gateway's own. `delivery` is `Rejected` only for the statuses that prove nothing was
+    /// written (`client::status_rejects`), `Unknown` for the rest (database errors, 其他错误).
     #[error("{message}")]
     Api {
         status: i64,
         message: String,
+        delivery: Delivery,
         retryable: bool,
     },
     /// A bug in the library (a caught panic).
@@ -98,8 +107,9 @@ impl Error {
     pub fn delivery(&self) -> Delivery {
         match self {
             Error::InvalidArgument { .. } | Error::Config { .. } => Delivery::NotSent,
-            Error::Transport { delivery, .. } | Error::Timeout { delivery, .. } => *delivery,
-            Error::Api { .. } => Delivery::Rejected,
+            Error::Transport { delivery, .. }
+            | Error::Timeout { delivery, .. }
+            | Error::Api { delivery, .. } => *delivery,
             Error::Http { .. } | Error::BadResponse { .. } | Error::Internal { .. } => {
                 Delivery::Unknown
             }
@@ -110,7 +120,11 @@ impl Error {
     /// provably did not act on it (rate limited, or nothing left the machine).
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Api { retryable, .. } => *retryable,
+            Error::Api {
+                retryable,
+                delivery,
+                ..
+            } => *retryable && *delivery == Delivery::Rejected,
             Error::Transport { delivery, .. } | Error::Timeout { delivery, .. } => {
                 *delivery == Delivery::NotSent
             }

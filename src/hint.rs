@@ -183,9 +183,7 @@ fn markdown() -> String {
     );
     for (kind, delivery, hint, english) in KINDS {
         let delivery = if delivery.is_empty() { "any" } else { delivery };
-        out.push_str(&format!(
-            "| `{kind}` | {delivery} | {hint} | {english} |\n"
-        ));
+        out.push_str(&format!("| `{kind}` | {delivery} | {hint} | {english} |\n"));
     }
     out.push_str(
         "\n## 网关状态 / Gateway statuses (kind `api`)\n\n\
@@ -236,7 +234,11 @@ mod tests {
         (8, "版本错误", "1.0"),
         (99, "其他错误", "研发人员"),
         (100, "应用错误", "核对传入参数"),
-        (100, "此方法仅支持分页查询：wms.stockin.Refund.queryWithDetail", "pager"),
+        (
+            100,
+            "此方法仅支持分页查询：wms.stockin.Refund.queryWithDetail",
+            "pager",
+        ),
         (100, "店铺编号不存在或已停用", "shop_no"),
         (100, "未找到符合条件的订单", "单号"),
         (100, "店铺平台不是自有平台", "自有平台"),
@@ -245,14 +247,34 @@ mod tests {
         (100, "您的查询时间过宽,查询时间不能大于60分钟", "60 分钟"),
         (100, "单据不存在", "已取消"),
         (100, "商家编码）xxx,调拨量不能大于可出库存量", "可出库存量"),
-        (100, "昵称/收件人姓名/收件人地址/买家留言包含非法字符或为空,原始单号为：xxxxxxx", "buyer_nick"),
+        (
+            100,
+            "昵称/收件人姓名/收件人地址/买家留言包含非法字符或为空,原始单号为：xxxxxxx",
+            "buyer_nick",
+        ),
         (100, "商家编码（spec_no）:xxx与已删除的规格重复！", "已删除"),
-        (100, "商家编码xxx已存在,但货品不存在或已删除,货品编号: xxx", "goods_no"),
+        (
+            100,
+            "商家编码xxx已存在,但货品不存在或已删除,货品编号: xxx",
+            "goods_no",
+        ),
         (100, "仓库编号不可为空", "warehouse_no"),
-        (100, "The API used internal only: wms.stockin.PreStockin.search", "奇门"),
-        (100, "出库仓库为外部仓库，请确保收货人、收货电话、省份、城市、地址填写完整", "外部仓库"),
+        (
+            100,
+            "The API used internal only: wms.stockin.PreStockin.search",
+            "奇门",
+        ),
+        (
+            100,
+            "出库仓库为外部仓库，请确保收货人、收货电话、省份、城市、地址填写完整",
+            "外部仓库",
+        ),
         (100, "无仓库访问权限", "员工权限"),
-        (100, "商家编码(spec_no):xxx,调拨量不能大于可出库存量", "可出库存量"),
+        (
+            100,
+            "商家编码(spec_no):xxx,调拨量不能大于可出库存量",
+            "可出库存量",
+        ),
         (100, "权限不足", "应用管理"),
         (100, "称重失败，所扫货品不存在或者不是包装物", "包装物"),
         (100, "采购单不是编辑中状态", "编辑中"),
@@ -260,7 +282,11 @@ mod tests {
         (100, "出库单对应的采购退换单状态错误!", "已审核"),
         (100, "折扣应大于0", "discount"),
         (100, "采购退货单不存在", "return_no"),
-        (100, "不存在物流编码为 MR001 的物流公司或业务类型错误!", "物流编号"),
+        (
+            100,
+            "不存在物流编码为 MR001 的物流公司或业务类型错误!",
+            "物流编号",
+        ),
         (100, "您的查询条件太过宽，请增加查询条件", "增加查询条件"),
         (100, "货品列表中货品不存在或者货品重复!", "重复"),
         (100, "外部单号超长", "最大长度"),
@@ -285,8 +311,16 @@ mod tests {
         (100, "预计入库仓为空或无权限", "expect_warehouse_no"),
         (100, "Unparseable date: 2023/02/06 17:59:19", "yyyy-MM-dd"),
         (100, "货品列表中有相同商家编码的货品！", "相同商家编码"),
-        (100, "货品列表中有相同商家编码、货位、批次、有效期的货品", "货位"),
-        (100, "pay_methodmust be less than or equal to 7", "pay_method"),
+        (
+            100,
+            "货品列表中有相同商家编码、货位、批次、有效期的货品",
+            "货位",
+        ),
+        (
+            100,
+            "pay_methodmust be less than or equal to 7",
+            "pay_method",
+        ),
         (100, "字段名must not be null", "必填"),
         (100, "xxx不能为空", "必填"),
         (100, "下单时间非法,原始单号为：XXXXXX", "trade_time"),
@@ -296,7 +330,11 @@ mod tests {
         (100, "标记xxx  不存在/已停用/类型错误", "核对传入参数"),
         (100, "不存在的XXX原因:xxx", "原因列表"),
         (100, "Data truncation: Data too long for column xxx", "长度"),
-        (100, "仓库 xxx  是委外仓库,包含委外仓时只能选一个入库仓库", "委外仓"),
+        (
+            100,
+            "仓库 xxx  是委外仓库,包含委外仓时只能选一个入库仓库",
+            "委外仓",
+        ),
         (100, "传入店铺编号全部错误", "店铺权限"),
     ];
 
@@ -311,6 +349,7 @@ mod tests {
             let e = Error::Api {
                 status: *status,
                 message: (*message).into(),
+                delivery: crate::error::Delivery::Rejected,
                 retryable: false,
             };
             assert_eq!(of(&e), hint);
@@ -344,6 +383,7 @@ mod tests {
             },
             Error::Http {
                 http_status: 502,
+                status: None,
                 message: "http: 502".into(),
             },
             Error::BadResponse {

@@ -13,6 +13,7 @@ pub mod envelope;
 pub mod error;
 pub mod ffi;
 mod hint;
+mod log;
 mod query;
 pub mod request;
 pub mod sign;

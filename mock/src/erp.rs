@@ -431,7 +431,12 @@ fn check_query_fields(params: &Map<String, Value>) -> Result<(), ApiError> {
         ("start_time", 40),
         ("end_time", 40),
     ];
-    const FLAGS: &[&str] = &["is_slave", "need_sn", "need_summary", "need_gov_subsidy_info"];
+    const FLAGS: &[&str] = &[
+        "is_slave",
+        "need_sn",
+        "need_summary",
+        "need_gov_subsidy_info",
+    ];
     for (key, max) in TEXT {
         match params.get(*key) {
             None | Some(Value::Null) => {}
@@ -758,13 +763,17 @@ mod tests {
         let e = erp();
         let q = |body: &str| e.query_refund_stockins(&args(body), &pager(1, 0));
         // Exactly 30 days passes; one second more does not.
-        assert!(q(r#"[{"start_time":"2024-02-01 00:00:00","end_time":"2024-03-02 00:00:00"}]"#).is_ok());
+        assert!(
+            q(r#"[{"start_time":"2024-02-01 00:00:00","end_time":"2024-03-02 00:00:00"}]"#).is_ok()
+        );
         assert_eq!(
-            q(r#"[{"start_time":"2024-02-01 00:00:00","end_time":"2024-03-02 00:00:01"}]"#).unwrap_err(),
+            q(r#"[{"start_time":"2024-02-01 00:00:00","end_time":"2024-03-02 00:00:01"}]"#)
+                .unwrap_err(),
             (100, "您的查询时间过宽,查询时间不能大于30天".into())
         );
         assert_eq!(
-            q(r#"[{"start_time":"2024-01-02 00:00:00","end_time":"2024-01-01 00:00:00"}]"#).unwrap_err(),
+            q(r#"[{"start_time":"2024-01-02 00:00:00","end_time":"2024-01-01 00:00:00"}]"#)
+                .unwrap_err(),
             (100, "开始时间不能大于结束时间".into())
         );
         let w = r#""start_time":"2024-01-01 00:00:00","end_time":"2024-01-02 00:00:00""#;
@@ -774,12 +783,25 @@ mod tests {
         );
         assert!(q(&format!(r#"[{{{w},"stockin_no":"{}"}}]"#, "R".repeat(20))).is_ok());
         assert_eq!(
-            q(&format!(r#"[{{{w},"warehouse_no":"{}"}}]"#, "😀".repeat(21))).unwrap_err(),
+            q(&format!(
+                r#"[{{{w},"warehouse_no":"{}"}}]"#,
+                "😀".repeat(21)
+            ))
+            .unwrap_err(),
             (100, "warehouse_no长度不能超过40(当前42)".into())
         );
-        assert_eq!(q(&format!(r#"[{{{w},"time_type":"1"}}]"#)).unwrap_err(), type_mismatch());
-        assert_eq!(q(&format!(r#"[{{{w},"need_sn":"yes"}}]"#)).unwrap_err(), type_mismatch());
-        assert!(q(&format!(r#"[{{{w},"need_sn":true,"time_type":1,"is_slave":0}}]"#)).is_ok());
+        assert_eq!(
+            q(&format!(r#"[{{{w},"time_type":"1"}}]"#)).unwrap_err(),
+            type_mismatch()
+        );
+        assert_eq!(
+            q(&format!(r#"[{{{w},"need_sn":"yes"}}]"#)).unwrap_err(),
+            type_mismatch()
+        );
+        assert!(q(&format!(
+            r#"[{{{w},"need_sn":true,"time_type":1,"is_slave":0}}]"#
+        ))
+        .is_ok());
     }
 
     #[test]

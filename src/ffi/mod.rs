@@ -8,9 +8,10 @@
 #![allow(unsafe_code)] // the C ABI: raw pointers in and out, checked at the edge
 
 use std::cell::Cell;
-use std::ffi::{c_char, CStr, CString};
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
+use std::sync::{Arc, Once, RwLock};
 
 use crate::client::Client;
 use crate::dispatch;
@@ -20,7 +21,54 @@ use crate::error::Error;
 /// An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
 /// One client may be used from many threads at once; it holds its own connection pool.
 pub struct WdtClient {
-    inner: Client,
+    /// Never read: the handle's address is the key of its client in `LIVE`. The byte makes
+    /// every handle a distinct allocation.
+    _tag: u8,
+}
+
+/// Every live handle and its client. A call looks its handle up and holds its own reference to
+/// the client, so `wdt_client_free` while another thread is inside a call only drops the
+/// handle: the client is released when the last call returns. A freed or foreign pointer is
+/// simply not found (an error envelope, a log line on free) instead of memory being touched.
+static LIVE: RwLock<Option<HashMap<usize, Arc<Client>>>> = RwLock::new(None);
+
+fn lookup(handle: *const WdtClient) -> Option<Arc<Client>> {
+    if handle.is_null() {
+        return None;
+    }
+    let live = LIVE.read().unwrap_or_else(|p| p.into_inner());
+    live.as_ref()?.get(&(handle as usize)).cloned()
+}
+
+fn register(client: Client) -> *mut WdtClient {
+    let handle = Box::into_raw(Box::new(WdtClient { _tag: 0 }));
+    let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
+    live.get_or_insert_with(HashMap::new)
+        .insert(handle as usize, Arc::new(client));
+    handle
+}
+
+/// Takes a handle out of `LIVE`; None when it is not a live handle (freed twice, or not ours).
+fn unregister(handle: *mut WdtClient) -> Option<Arc<Client>> {
+    let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
+    live.as_mut()?.remove(&(handle as usize))
+}
+
+fn client_error(handle: *const WdtClient) -> Error {
+    if handle.is_null() {
+        Error::invalid("", "invalid argument: client is NULL")
+    } else {
+        Error::invalid(
+            "",
+            "invalid argument: client is not a live client (already freed with wdt_client_free?)",
+        )
+    }
+}
+
+/// The one line the library writes unasked: a caller's memory error that it caught instead of
+/// crashing, which nobody would see otherwise.
+fn misuse(what: &str) {
+    crate::log::to_stderr(&format!("wdt: ignored {what}"));
 }
 
 static VERSION: &[u8] = concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes();
@@ -127,7 +175,7 @@ pub unsafe extern "C" fn wdt_client_new(
     let err = guard(
         || match dispatch::client_new(text(config_json, "config_json", true)) {
             Ok(inner) => {
-                *out = Box::into_raw(Box::new(WdtClient { inner }));
+                *out = register(inner);
                 String::new()
             }
             Err(envelope) => envelope,
@@ -160,11 +208,9 @@ pub unsafe extern "C" fn wdt_smart_refund_upload(
     client: *mut WdtClient,
     request_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match client.as_ref() {
-        None => envelope::error(&Error::invalid("", "invalid argument: client is NULL")),
-        Some(c) => {
-            dispatch::smart_refund_upload(&c.inner, text(request_json, "request_json", false))
-        }
+    guard(|| match lookup(client) {
+        None => envelope::error(&client_error(client)),
+        Some(c) => dispatch::smart_refund_upload(&c, text(request_json, "request_json", false)),
     })
 }
 
@@ -182,25 +228,93 @@ pub unsafe extern "C" fn wdt_call(
     client: *mut WdtClient,
     request_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match client.as_ref() {
-        None => envelope::error(&Error::invalid("", "invalid argument: client is NULL")),
-        Some(c) => dispatch::call(&c.inner, text(request_json, "request_json", false)),
+    guard(|| match lookup(client) {
+        None => envelope::error(&client_error(client)),
+        Some(c) => dispatch::call(&c, text(request_json, "request_json", false)),
     })
 }
 
-/// Releases a client and its connections. NULL is a no-op. The client must not be in use by
-/// another thread, and must not be used or freed again afterwards.
+/// Releases a client. NULL is a no-op. This must be the caller's last use of the pointer.
+/// A call already running on another thread finishes normally: the client and its connections
+/// are released when the last such call returns. Freeing a client twice is a caller error; the
+/// library notices it (a line on stderr) and does nothing, but do not rely on that.
 ///
 /// # Safety
-/// `client` is NULL or a client from `wdt_client_new` not freed before.
+/// `client` is NULL or a client from `wdt_client_new`.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_client_free(client: *mut WdtClient) {
     if client.is_null() {
         return;
     }
-    let owned = Box::from_raw(client);
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    let _ = catch_unwind(AssertUnwindSafe(|| match unregister(client) {
+        Some(inner) => {
+            drop(inner);
+            // SAFETY: the handle was in LIVE, so it came from Box::into_raw in `register` and,
+            // having just left LIVE, is freed exactly once.
+            drop(Box::from_raw(client));
+        }
+        None => misuse("wdt_client_free on a pointer that is not a live client (freed twice?)"),
+    }));
 }
+
+/// A function that receives the client's log lines: one line per attempt (method, outcome,
+/// time taken, clock offset) and notes such as an ignored clock skew. `line` is UTF-8,
+/// NUL-terminated, owned by the library and valid only during the call; it never contains the
+/// secret half of `appsecret`. It is called on the thread that makes the call, so it must be
+/// quick, must not unwind or throw, and must not free this client.
+pub type WdtLogCallback = Option<unsafe extern "C" fn(line: *const c_char, user_data: *mut c_void)>;
+
+/// Sends this client's log lines to `callback` (with `user_data` passed back untouched), in
+/// addition to stderr when the config says `"log": true`. A NULL `callback` turns it off.
+/// The caller keeps `user_data` (and, in a managed language, the callback itself) alive until
+/// the callback is turned off or the client is freed. Returns 0, or -1 when `client` is not a
+/// live client. Thread-safe.
+///
+/// # Safety
+/// `client` is NULL or a client from `wdt_client_new`; `callback` is NULL or a function that
+/// may be called with `user_data` from any thread that uses the client.
+#[no_mangle]
+pub unsafe extern "C" fn wdt_client_set_log_callback(
+    client: *mut WdtClient,
+    callback: WdtLogCallback,
+    user_data: *mut c_void,
+) -> c_int {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let Some(c) = lookup(client) else { return -1 };
+        let sink = callback.map(|f| {
+            let user_data = UserData(user_data);
+            let sink: crate::client::LogSink = Arc::new(move |line: &str| {
+                // A line with a NUL cannot be passed whole to C; it never has one, but cut there.
+                let line = line.split('\0').next().unwrap_or_default();
+                if let Ok(text) = CString::new(line) {
+                    // SAFETY: the caller promised `f` may be called with its user_data from
+                    // any thread using the client; `text` lives across the call.
+                    unsafe { f(text.as_ptr(), user_data.get()) }
+                }
+            });
+            sink
+        });
+        c.set_log_callback(sink);
+        0
+    }));
+    result.unwrap_or(-1)
+}
+
+/// The caller's `user_data`, handed back untouched. The caller promised the callback may be
+/// called with it from any thread, which is what makes sending it across threads sound.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+
+impl UserData {
+    fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
+// SAFETY: see `UserData`: the library never dereferences the pointer, it only passes it back.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
 
 /// Releases a string returned by this library (an envelope or `*error_json`). NULL is a no-op.
 /// Only for strings from this library, each exactly once; never for `wdt_version()`.
@@ -212,8 +326,13 @@ pub unsafe extern "C" fn wdt_free_string(s: *mut c_char) {
     if s.is_null() {
         return;
     }
-    let owned = CString::from_raw(s);
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    // The static version string is the one pointer from this library that must not come back;
+    // that mistake is cheap to recognise.
+    if std::ptr::eq(s.cast_const(), VERSION.as_ptr().cast()) {
+        misuse("wdt_free_string(wdt_version()): the version string is static");
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(CString::from_raw(s))));
 }
 
 /// The library version, e.g. "0.1.0". A static string: never free it. Thread-safe.
