@@ -14,8 +14,10 @@ use crate::error::{Error, Result};
 pub const REFUND_SEARCH: &str = "aftersales.refund.Refund.search";
 pub const REFUND_STOCKIN_QUERY: &str = "wms.stockin.Refund.queryWithDetail";
 
-/// The widest window both pages allow between a start and an end time.
-const MAX_WINDOW_SECS: i64 = 30 * 86_400;
+/// The widest window both pages allow, in calendar days between the start's date and the end's.
+/// Days, not 30 × 24 h: the queryWithDetail page's own example asks for 2019-09-01 00:00:00 to
+/// 2019-10-01 23:59:59, and refusing what the gateway accepts would block a till for nothing.
+const MAX_WINDOW_DAYS: i64 = 30;
 
 #[derive(Clone, Copy)]
 enum Rule {
@@ -188,13 +190,15 @@ fn window(params: &Map<String, Value>, from: &str, to: &str) -> Result<bool> {
             format!("args[0].{to}"),
             format_args!("invalid argument: args[0].{to} is before args[0].{from}"),
         )),
-        (Some(start), Some(end)) if end - start > MAX_WINDOW_SECS => Err(Error::invalid(
-            format!("args[0].{to}"),
-            format_args!(
-                "invalid argument: args[0].{from} to args[0].{to} spans {:.1} days, at most 30",
-                (end - start) as f64 / 86_400.0
-            ),
-        )),
+        (Some(start), Some(end)) if end.div_euclid(86_400) - start.div_euclid(86_400) > MAX_WINDOW_DAYS => {
+            Err(Error::invalid(
+                format!("args[0].{to}"),
+                format_args!(
+                    "invalid argument: args[0].{from} to args[0].{to} spans {} calendar days, at most {MAX_WINDOW_DAYS}",
+                    end.div_euclid(86_400) - start.div_euclid(86_400)
+                ),
+            ))
+        }
         _ => Ok(true),
     }
 }
@@ -343,7 +347,7 @@ mod tests {
                 "args[0].start_time",
             ),
             (
-                json!([{"start_time": "2024-02-01 00:00:00", "end_time": "2024-03-02 00:00:01"}]),
+                json!([{"start_time": "2024-02-01 23:59:59", "end_time": "2024-03-03 00:00:00"}]),
                 true,
                 "args[0].end_time",
             ),

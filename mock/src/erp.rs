@@ -369,7 +369,10 @@ impl Erp {
         if end < start {
             return Err(app_error("开始时间不能大于结束时间"));
         }
-        if end - start > MAX_QUERY_WINDOW_SECS {
+        // Calendar days (UTC+8): the API page's own example spans 2019-09-01 00:00:00 to
+        // 2019-10-01 23:59:59.
+        let day = |unix: i64| (unix + 8 * 3600).div_euclid(86_400);
+        if day(end) - day(start) > MAX_QUERY_WINDOW_DAYS {
             return Err(app_error("您的查询时间过宽,查询时间不能大于30天"));
         }
         check_query_fields(params)?;
@@ -415,8 +418,9 @@ impl Erp {
     }
 }
 
-/// The widest start_time..end_time window of wms.stockin.Refund.queryWithDetail.
-pub const MAX_QUERY_WINDOW_SECS: i64 = 30 * 86_400;
+/// The widest start_time..end_time window of wms.stockin.Refund.queryWithDetail, in calendar
+/// days between the two dates.
+pub const MAX_QUERY_WINDOW_DAYS: i64 = 30;
 
 /// The optional params of wms.stockin.Refund.queryWithDetail (its API page,
 /// 3.3): strings with their length limits (UTF-16 units), `time_type` an
@@ -762,12 +766,13 @@ mod tests {
     fn query_window_and_field_rules() {
         let e = erp();
         let q = |body: &str| e.query_refund_stockins(&args(body), &pager(1, 0));
-        // Exactly 30 days passes; one second more does not.
+        // 30 calendar days passes to the end of the last day (the page's own example); the
+        // 31st day does not.
         assert!(
-            q(r#"[{"start_time":"2024-02-01 00:00:00","end_time":"2024-03-02 00:00:00"}]"#).is_ok()
+            q(r#"[{"start_time":"2019-09-01 00:00:00","end_time":"2019-10-01 23:59:59"}]"#).is_ok()
         );
         assert_eq!(
-            q(r#"[{"start_time":"2024-02-01 00:00:00","end_time":"2024-03-02 00:00:01"}]"#)
+            q(r#"[{"start_time":"2024-02-01 23:59:59","end_time":"2024-03-03 00:00:00"}]"#)
                 .unwrap_err(),
             (100, "您的查询时间过宽,查询时间不能大于30天".into())
         );
