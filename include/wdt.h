@@ -59,12 +59,12 @@ extern "C" {
 #endif /* __cplusplus */
 
 /*
- Creates a client from a JSON config (UTF-8, NUL-terminated), see the README for its keys.
+ Creates a client from a JSON config (UTF-8, NUL-terminated; keys in docs/abi.md).
 
  Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an error
- envelope (kind "config") that the caller must release with `wdt_free_string`. On success
- `*error_json` is set to NULL. The returned client is owned by the caller and must be released
- exactly once with `wdt_client_free`. May be called from any thread.
+ envelope (kind "config", or "internal") that the caller must release with `wdt_free_string`.
+ On success `*error_json` is set to NULL. The returned client is owned by the caller and must
+ be released with `wdt_client_free`. May be called from any thread.
 
  # Safety
  `config_json` is NULL or a NUL-terminated string; `error_json` is NULL or points to a
@@ -77,15 +77,14 @@ WdtClient *wdt_client_new(const char *config_json, char **error_json);
  `request_json` (UTF-8, NUL-terminated): `{"refundInfo":{...},"detailMapList":[...],
  "createPreStockin":false}`.
 
- Returns a response envelope that the caller owns and must release exactly once with
- `wdt_free_string`; NULL only when memory for the envelope itself cannot be allocated.
- A NULL client or request, invalid UTF-8 or invalid JSON gives an `invalid_argument`
- envelope and sends nothing. Blocks until the answer (at most about `timeout_ms`).
- Thread-safe: many threads may use the same client at once, but not while (or after)
- another thread calls `wdt_client_free` on it.
+ Returns a response envelope, never NULL, that the caller owns and must release exactly once
+ with `wdt_free_string`. A NULL or freed client, a NULL request, invalid UTF-8 or invalid JSON
+ gives an `invalid_argument` envelope and sends nothing. Blocks until the answer (at most
+ about `timeout_ms`). Thread-safe: many threads may use the same client at once; a call
+ still running when another thread frees the client finishes normally.
 
  # Safety
- `client` is NULL or a live client from `wdt_client_new`; `request_json` is NULL or a
+ `client` is NULL or a client from `wdt_client_new`; `request_json` is NULL or a
  NUL-terminated string.
  */
 char *wdt_smart_refund_upload(WdtClient *client, const char *request_json);
@@ -95,8 +94,8 @@ char *wdt_smart_refund_upload(WdtClient *client, const char *request_json);
  `{"method":"...","args":[...],"pager":{"page_size":50,"page_no":0,"calc_total":true}}`
  (`pager` optional). `args` is sent as the POST body.
 
- Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope is
- released with `wdt_free_string`.
+ Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope,
+ never NULL, is released with `wdt_free_string`.
 
  # Safety
  As for `wdt_smart_refund_upload`.

@@ -211,7 +211,7 @@ impl Client {
         if budget.is_zero() {
             return Err(Error::Timeout {
                 delivery: crate::error::Delivery::NotSent,
-                message: "timeout: no time left in timeout_ms for another attempt".into(),
+                message: "no time left in timeout_ms for another attempt".into(),
             });
         }
         let timestamp = self.clock.timestamp().to_string();
@@ -294,9 +294,9 @@ pub fn interpret(answer: Answer) -> Result<Success, Error> {
             reason => format!("{http_status} {reason}"),
         };
         let message = if detail.is_empty() {
-            format!("http: status {code} with an empty body")
+            format!("status {code} with an empty body")
         } else {
-            format!("http: status {code}: {detail}")
+            format!("status {code}: {detail}")
         };
         return Err(Error::Http {
             http_status,
@@ -338,7 +338,7 @@ pub fn interpret(answer: Answer) -> Result<Success, Error> {
         }
         None => Err(Error::BadResponse {
             message: format!(
-                "bad response: http {http_status} answer is not the gateway's json: {}",
+                "http {http_status} answer is not the gateway's json: {}",
                 match snippet(body) {
                     s if s.is_empty() => "(empty body)".to_owned(),
                     s => s,

@@ -93,26 +93,26 @@ mod tests {
             render(Err(&api), 1),
             r#"{"ok":false,"error":{"kind":"api","status":100,"message":"未找到对应的单据信息!","delivery":"rejected","retryable":false,"attempts":1,"hint":"未找到对应的单据：请核对原始单号等在旺店通中是否存在、是否符合退换条件。"}}"#
         );
-        let inv = Error::invalid("detailMapList[0].spec_no", "invalid argument: x");
+        let inv = Error::invalid_at("detailMapList[0].spec_no", "x");
         assert_eq!(
             error(&inv),
             r#"{"ok":false,"error":{"kind":"invalid_argument","field":"detailMapList[0].spec_no","message":"invalid argument: x","delivery":"not_sent","retryable":false,"hint":"请求不符合接口文档：请按 field 指出的位置修改请求。请求没有发出，修改后可以放心再发。"}}"#
         );
         let t = Error::Transport {
             delivery: Delivery::NotSent,
-            message: "transport: refused".into(),
+            message: "refused".into(),
         };
         assert!(error(&t).contains(r#""delivery":"not_sent","retryable":true"#));
         let h = Error::Http {
             http_status: 502,
             status: None,
-            message: "http: 502".into(),
+            message: "502".into(),
         };
         assert!(error(&h).contains(r#""kind":"http","http_status":502,"message""#));
         let h = Error::Http {
             http_status: 500,
             status: Some(500),
-            message: "http: status 500 Internal Server Error: Internal Server Error".into(),
+            message: "status 500 Internal Server Error: Internal Server Error".into(),
         };
         assert!(error(&h).contains(r#""kind":"http","http_status":500,"status":500,"message""#));
         assert!(error(&h).contains(r#""delivery":"unknown","retryable":false"#));

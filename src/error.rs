@@ -1,6 +1,8 @@
 //! The one error type of the library. Every variant maps to a stable `kind` string that is part
-//! of the ABI (ABI.md): a kind is never renamed or reused. Messages are lowercase
-//! `category: detail` and never contain the secret half of `appsecret`.
+//! of the ABI (docs/abi.md): a kind is never renamed or reused. Each variant's Display carries
+//! its category (`invalid argument: …`, `timeout: …`), so call sites give only the detail;
+//! the gateway's own messages are shown as it wrote them. No message contains the secret half
+//! of `appsecret`.
 
 use std::fmt;
 
@@ -29,38 +31,39 @@ impl Delivery {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The request JSON is malformed or breaks the API document's rules; nothing was sent.
-    #[error("{message}")]
+    #[error("invalid argument: {message}")]
     InvalidArgument {
         field: Option<String>,
         message: String,
     },
     /// Bad config JSON (only from `wdt_client_new`).
-    #[error("{message}")]
+    #[error("config: {message}")]
     Config {
         field: Option<String>,
         message: String,
     },
     /// Network failure.
-    #[error("{message}")]
+    #[error("transport: {message}")]
     Transport { delivery: Delivery, message: String },
     /// No complete answer within the budget.
-    #[error("{message}")]
+    #[error("timeout: {message}")]
     Timeout { delivery: Delivery, message: String },
     /// A non-2xx answer, whatever its body. The request was written and something answered,
     /// so the gateway may have acted on it: delivery is always unknown. When the body is the
     /// gateway's JSON, its `status` is kept (and its message is part of `message`).
-    #[error("{message}")]
+    #[error("http: {message}")]
     Http {
         http_status: u16,
         status: Option<i64>,
         message: String,
     },
     /// A 2xx answer that is not the gateway's JSON (a captive portal, a proxy page…).
-    #[error("{message}")]
+    #[error("bad response: {message}")]
     BadResponse { message: String },
     /// A 2xx answer of the gateway's JSON with `status > 0`; status and message are the
     /// gateway's own. `delivery` is `Rejected` only for the statuses that prove nothing was
     /// written (`client::status_rejects`), `Unknown` for the rest (database errors, 其他错误).
+    /// Shown as the gateway wrote it: it is the message a cashier or the ERP's staff know.
     #[error("{message}")]
     Api {
         status: i64,
@@ -69,23 +72,39 @@ pub enum Error {
         retryable: bool,
     },
     /// A bug in the library (a caught panic).
-    #[error("{message}")]
+    #[error("internal: {message}")]
     Internal { message: String },
 }
 
 impl Error {
-    pub fn invalid(field: impl Into<String>, message: impl fmt::Display) -> Self {
-        let field = field.into();
+    /// An `invalid_argument` that is not about one value (NULL pointer, not JSON, not an object).
+    pub fn invalid(message: impl fmt::Display) -> Self {
         Error::InvalidArgument {
-            field: if field.is_empty() { None } else { Some(field) },
+            field: None,
             message: message.to_string(),
         }
     }
 
-    pub fn config(field: impl Into<String>, message: impl fmt::Display) -> Self {
-        let field = field.into();
+    /// An `invalid_argument` about the value at JSON path `field`.
+    pub fn invalid_at(field: &str, message: impl fmt::Display) -> Self {
+        Error::InvalidArgument {
+            field: Some(field.to_owned()),
+            message: message.to_string(),
+        }
+    }
+
+    /// A `config` error that is not about one key.
+    pub fn config(message: impl fmt::Display) -> Self {
         Error::Config {
-            field: if field.is_empty() { None } else { Some(field) },
+            field: None,
+            message: message.to_string(),
+        }
+    }
+
+    /// A `config` error about key `field`.
+    pub fn config_at(field: &str, message: impl fmt::Display) -> Self {
+        Error::Config {
+            field: Some(field.to_owned()),
             message: message.to_string(),
         }
     }

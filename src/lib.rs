@@ -18,6 +18,7 @@ mod query;
 pub mod request;
 pub mod sign;
 pub mod transport;
+mod validate;
 
 pub use client::{Client, Reply};
 pub use config::Config;
@@ -26,16 +27,16 @@ pub use error::{Delivery, Error};
 /// Rust entry points equal to the C ABI's, for Rust programs of this workspace (the `wdt`
 /// command line): JSON text in, envelope text out. A config error is returned as its envelope.
 pub fn client_from_json(config_json: &str) -> std::result::Result<Client, String> {
-    dispatch::client_new(Ok(config_json))
+    dispatch::client_new(config_json).map_err(|e| envelope::error(&e))
 }
 
 /// 快速退货 (`wms.stockin.SmartRefund.upload`): request JSON in, envelope out, as
 /// `wdt_smart_refund_upload`.
 pub fn smart_refund_upload(client: &Client, request_json: &str) -> String {
-    dispatch::smart_refund_upload(client, Ok(request_json))
+    dispatch::smart_refund_upload(client, request_json)
 }
 
 /// Any method (`{"method":…,"args":[…],"pager":{…}}`) in, envelope out, as `wdt_call`.
 pub fn call(client: &Client, request_json: &str) -> String {
-    dispatch::call(client, Ok(request_json))
+    dispatch::call(client, request_json)
 }

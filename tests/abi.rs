@@ -137,7 +137,7 @@ fn committed_header_is_fresh() {
     let committed = std::fs::read_to_string(root().join("include/wdt.h")).unwrap();
     assert!(
         fresh == committed,
-        "include/wdt.h is stale: build without CI set (cargo build) and commit the regenerated header"
+        "include/wdt.h is stale: run `bash scripts/update-header.sh` (WDT_UPDATE_HEADER=1 cargo build) and commit it"
     );
 }
 

@@ -1,10 +1,11 @@
 //! Every exported function and every raw pointer of the library lives here.
 //!
-//! Panic policy (after rustls-ffi): each entry point runs inside `guard`, so a panic becomes an
-//! `internal` envelope (or a no-op for the free functions) instead of unwinding into the host,
-//! which would abort the POS till. Pointers are checked for NULL and UTF-8 through `text` before
-//! any use. Strings handed out are `char *` allocated by this library (CString) and must come
-//! back through `wdt_free_string`; nothing else may free them.
+//! Panic policy (after rustls-ffi): every entry point, the free functions included, runs inside
+//! `guard`, so a panic becomes an `internal` envelope (or the function's failure value, see
+//! `OnPanic`) instead of unwinding into the host, which would abort the POS till. Pointers are
+//! checked for NULL and UTF-8 through `text` before any use. Strings handed out are `char *`
+//! allocated by this library (CString) and must come back through `wdt_free_string`; nothing
+//! else may free them. The contract is docs/abi.md.
 #![allow(unsafe_code)] // the C ABI: raw pointers in and out, checked at the edge
 
 use std::cell::Cell;
@@ -17,6 +18,7 @@ use crate::client::Client;
 use crate::dispatch;
 use crate::envelope;
 use crate::error::Error;
+use crate::validate::Input;
 
 /// An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
 /// One client may be used from many threads at once; it holds its own connection pool.
@@ -54,15 +56,15 @@ fn unregister(handle: *mut WdtClient) -> Option<Arc<Client>> {
     live.as_mut()?.remove(&(handle as usize))
 }
 
-fn client_error(handle: *const WdtClient) -> Error {
-    if handle.is_null() {
-        Error::invalid("", "invalid argument: client is NULL")
-    } else {
-        Error::invalid(
-            "",
-            "invalid argument: client is not a live client (already freed with wdt_client_free?)",
-        )
-    }
+/// The live client behind a handle, or the error envelope's reason.
+fn live(handle: *const WdtClient) -> Result<Arc<Client>, Error> {
+    lookup(handle).ok_or_else(|| {
+        Error::invalid(if handle.is_null() {
+            "client is NULL"
+        } else {
+            "client is not a live client (already freed with wdt_client_free?)"
+        })
+    })
 }
 
 /// The one line the library writes unasked: a caller's memory error that it caught instead of
@@ -94,70 +96,100 @@ fn quiet_panics() {
     });
 }
 
-fn guard(f: impl FnOnce() -> String) -> *mut c_char {
+/// What an export returns when its body panicked (after rustls-ffi's `PanicOrDefault`): an
+/// `internal` envelope for the functions that answer with one, the failure value for the rest.
+pub(crate) trait OnPanic {
+    fn on_panic(what: String) -> Self;
+}
+
+impl OnPanic for *mut c_char {
+    fn on_panic(what: String) -> Self {
+        into_c(envelope::error(&Error::Internal { message: what }))
+    }
+}
+
+impl<T> OnPanic for Result<T, Error> {
+    fn on_panic(what: String) -> Self {
+        Err(Error::Internal { message: what })
+    }
+}
+
+impl OnPanic for () {
+    fn on_panic(_: String) -> Self {}
+}
+
+impl OnPanic for c_int {
+    fn on_panic(_: String) -> Self {
+        -1
+    }
+}
+
+/// The panic boundary: every export's body runs in here, so no panic unwinds into the host
+/// (which would abort the POS till).
+pub(crate) fn guard<T: OnPanic>(f: impl FnOnce() -> T) -> T {
     quiet_panics();
     let outer = IN_GUARD.with(|g| g.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));
     IN_GUARD.with(|g| g.set(outer));
-    let text = result.unwrap_or_else(|payload| {
+    result.unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        envelope::error(&Error::Internal {
-            message: format!("internal: caught panic: {what}"),
+        T::on_panic(format!("caught panic: {what}"))
+    })
+}
+
+/// For exports that answer with an envelope: the body's error becomes the error envelope.
+pub(crate) fn respond(f: impl FnOnce() -> Result<String, Error>) -> *mut c_char {
+    guard(|| {
+        into_c(match f() {
+            Ok(envelope) => envelope,
+            Err(e) => envelope::error(&e),
         })
-    });
-    into_c(text)
+    })
 }
 
-/// Hands a string to C. Envelopes are JSON, whose serialiser escapes NUL, so the fallback
-/// never fires in practice; it keeps the "never NULL" promise without an unwrap.
-fn into_c(text: String) -> *mut c_char {
-    match CString::new(text) {
-        Ok(c) => c.into_raw(),
-        Err(e) => {
-            let mut bytes = e.into_vec();
-            bytes.retain(|b| *b != 0);
-            CString::new(bytes).map_or(std::ptr::null_mut(), CString::into_raw)
-        }
-    }
+/// Hands a string to C. Envelopes are JSON, whose serialiser escapes NUL, so a NUL can only be
+/// dropped here, never cut the string short.
+pub(crate) fn into_c(text: String) -> *mut c_char {
+    let mut bytes = text.into_bytes();
+    bytes.retain(|b| *b != 0);
+    // No NUL is left, so this is the success path of CString::new.
+    CString::new(bytes).map_or(std::ptr::null_mut(), CString::into_raw)
 }
 
-/// Borrows a C string as UTF-8, or says which argument is wrong.
+/// Borrows a C string as UTF-8, or says which argument is wrong (`input` chooses the kind).
 ///
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives the call.
-unsafe fn text<'a>(ptr: *const c_char, what: &str, config: bool) -> Result<&'a str, Error> {
-    let err = |msg: String| {
-        if config {
-            Error::config("", msg)
-        } else {
-            Error::invalid("", msg)
-        }
+pub(crate) unsafe fn text<'a>(
+    ptr: *const c_char,
+    what: &str,
+    input: Input,
+) -> Result<&'a str, Error> {
+    let unnamed = |message: String| match input {
+        Input::Request => Error::invalid(message),
+        Input::Config => Error::config(message),
     };
     if ptr.is_null() {
-        return Err(err(format!(
-            "{}: {what} is NULL",
-            if config { "config" } else { "invalid argument" }
-        )));
+        return Err(unnamed(format!("{what} is NULL")));
     }
     CStr::from_ptr(ptr).to_str().map_err(|e| {
-        err(format!(
-            "{}: {what} is not valid UTF-8 (byte {})",
-            if config { "config" } else { "invalid argument" },
+        unnamed(format!(
+            "{what} is not valid UTF-8 (byte {})",
             e.valid_up_to()
         ))
     })
 }
 
-/// Creates a client from a JSON config (UTF-8, NUL-terminated), see the README for its keys.
+/// Creates a client from a JSON config (UTF-8, NUL-terminated; keys in docs/abi.md).
 ///
 /// Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an error
-/// envelope (kind "config") that the caller must release with `wdt_free_string`. On success
-/// `*error_json` is set to NULL. The returned client is owned by the caller and must be released
-/// exactly once with `wdt_client_free`. May be called from any thread.
+/// envelope (kind "config", or "internal") that the caller must release with `wdt_free_string`.
+/// On success `*error_json` is set to NULL. The returned client is owned by the caller and must
+/// be released with `wdt_client_free`. May be called from any thread.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string; `error_json` is NULL or points to a
@@ -167,50 +199,52 @@ pub unsafe extern "C" fn wdt_client_new(
     config_json: *const c_char,
     error_json: *mut *mut c_char,
 ) -> *mut WdtClient {
-    if !error_json.is_null() {
-        *error_json = std::ptr::null_mut();
+    let made = guard(|| {
+        let config = text(config_json, "config_json", Input::Config)?;
+        dispatch::client_new(config).map(register)
+    });
+    guard(|| {
+        let (client, error) = match made {
+            Ok(client) => (client, std::ptr::null_mut()),
+            Err(e) => (std::ptr::null_mut(), into_c(envelope::error(&e))),
+        };
+        if error_json.is_null() {
+            wdt_free_string(error);
+        } else {
+            *error_json = error;
+        }
+        client
+    })
+}
+
+impl OnPanic for *mut WdtClient {
+    fn on_panic(_: String) -> Self {
+        std::ptr::null_mut()
     }
-    let mut client: *mut WdtClient = std::ptr::null_mut();
-    let out = &mut client;
-    let err = guard(
-        || match dispatch::client_new(text(config_json, "config_json", true)) {
-            Ok(inner) => {
-                *out = register(inner);
-                String::new()
-            }
-            Err(envelope) => envelope,
-        },
-    );
-    if client.is_null() && !error_json.is_null() {
-        *error_json = err;
-    } else {
-        wdt_free_string(err);
-    }
-    client
 }
 
 /// 快速退货: sends a quick return (`wms.stockin.SmartRefund.upload`) described by
 /// `request_json` (UTF-8, NUL-terminated): `{"refundInfo":{...},"detailMapList":[...],
 /// "createPreStockin":false}`.
 ///
-/// Returns a response envelope that the caller owns and must release exactly once with
-/// `wdt_free_string`; NULL only when memory for the envelope itself cannot be allocated.
-/// A NULL client or request, invalid UTF-8 or invalid JSON gives an `invalid_argument`
-/// envelope and sends nothing. Blocks until the answer (at most about `timeout_ms`).
-/// Thread-safe: many threads may use the same client at once, but not while (or after)
-/// another thread calls `wdt_client_free` on it.
+/// Returns a response envelope, never NULL, that the caller owns and must release exactly once
+/// with `wdt_free_string`. A NULL or freed client, a NULL request, invalid UTF-8 or invalid JSON
+/// gives an `invalid_argument` envelope and sends nothing. Blocks until the answer (at most
+/// about `timeout_ms`). Thread-safe: many threads may use the same client at once; a call
+/// still running when another thread frees the client finishes normally.
 ///
 /// # Safety
-/// `client` is NULL or a live client from `wdt_client_new`; `request_json` is NULL or a
+/// `client` is NULL or a client from `wdt_client_new`; `request_json` is NULL or a
 /// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_smart_refund_upload(
     client: *mut WdtClient,
     request_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match lookup(client) {
-        None => envelope::error(&client_error(client)),
-        Some(c) => dispatch::smart_refund_upload(&c, text(request_json, "request_json", false)),
+    respond(|| {
+        let client = live(client)?;
+        let request = text(request_json, "request_json", Input::Request)?;
+        Ok(dispatch::smart_refund_upload(&client, request))
     })
 }
 
@@ -218,8 +252,8 @@ pub unsafe extern "C" fn wdt_smart_refund_upload(
 /// `{"method":"...","args":[...],"pager":{"page_size":50,"page_no":0,"calc_total":true}}`
 /// (`pager` optional). `args` is sent as the POST body.
 ///
-/// Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope is
-/// released with `wdt_free_string`.
+/// Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope,
+/// never NULL, is released with `wdt_free_string`.
 ///
 /// # Safety
 /// As for `wdt_smart_refund_upload`.
@@ -228,9 +262,10 @@ pub unsafe extern "C" fn wdt_call(
     client: *mut WdtClient,
     request_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match lookup(client) {
-        None => envelope::error(&client_error(client)),
-        Some(c) => dispatch::call(&c, text(request_json, "request_json", false)),
+    respond(|| {
+        let client = live(client)?;
+        let request = text(request_json, "request_json", Input::Request)?;
+        Ok(dispatch::call(&client, request))
     })
 }
 
@@ -246,7 +281,7 @@ pub unsafe extern "C" fn wdt_client_free(client: *mut WdtClient) {
     if client.is_null() {
         return;
     }
-    let _ = catch_unwind(AssertUnwindSafe(|| match unregister(client) {
+    guard(|| match unregister(client) {
         Some(inner) => {
             drop(inner);
             // SAFETY: the handle was in LIVE, so it came from Box::into_raw in `register` and,
@@ -254,7 +289,7 @@ pub unsafe extern "C" fn wdt_client_free(client: *mut WdtClient) {
             drop(Box::from_raw(client));
         }
         None => misuse("wdt_client_free on a pointer that is not a live client (freed twice?)"),
-    }));
+    })
 }
 
 /// A function that receives the client's log lines: one line per attempt (method, outcome,
@@ -279,7 +314,7 @@ pub unsafe extern "C" fn wdt_client_set_log_callback(
     callback: WdtLogCallback,
     user_data: *mut c_void,
 ) -> c_int {
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    guard(|| {
         let Some(c) = lookup(client) else { return -1 };
         let sink = callback.map(|f| {
             let user_data = UserData(user_data);
@@ -296,8 +331,7 @@ pub unsafe extern "C" fn wdt_client_set_log_callback(
         });
         c.set_log_callback(sink);
         0
-    }));
-    result.unwrap_or(-1)
+    })
 }
 
 /// The caller's `user_data`, handed back untouched. The caller promised the callback may be
@@ -332,7 +366,7 @@ pub unsafe extern "C" fn wdt_free_string(s: *mut c_char) {
         misuse("wdt_free_string(wdt_version()): the version string is static");
         return;
     }
-    let _ = catch_unwind(AssertUnwindSafe(|| drop(CString::from_raw(s))));
+    guard(|| drop(CString::from_raw(s)))
 }
 
 /// The library version, e.g. "0.1.0". A static string: never free it. Thread-safe.

@@ -121,21 +121,21 @@ fn map_error(e: ureq::Error, answered: bool) -> Error {
     };
     match e {
         U::BodyExceedsLimit(limit) => Error::BadResponse {
-            message: format!("bad response: answer larger than max_response_bytes ({limit} bytes)"),
+            message: format!("answer larger than max_response_bytes ({limit} bytes)"),
         },
         U::Timeout(t) => Error::Timeout {
             delivery,
-            message: format!("timeout: {}", timeout_phase(t)),
+            message: timeout_phase(t).to_owned(),
         },
         U::Decompress(_, io) => Error::BadResponse {
-            message: format!("bad response: cannot decompress: {io}"),
+            message: format!("cannot decompress: {io}"),
         },
         U::Protocol(p) if answered => Error::BadResponse {
-            message: format!("bad response: {p}"),
+            message: p.to_string(),
         },
         other => Error::Transport {
             delivery,
-            message: format!("transport: {other}"),
+            message: other.to_string(),
         },
     }
 }
