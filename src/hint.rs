@@ -363,8 +363,8 @@ mod tests {
 
         use crate::error::Delivery::{NotSent, Unknown};
         let errors = [
-            Error::invalid("a", "invalid argument: a"),
-            Error::config("sid", "config: sid"),
+            Error::invalid_at("a", "a"),
+            Error::config_at("sid", "sid"),
             Error::Transport {
                 delivery: NotSent,
                 message: "transport: refused".into(),

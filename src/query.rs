@@ -7,9 +7,10 @@
 //! 30 days apart (API pages, section 1.4); strings keep the pages' length limits, counted in UTF-16
 //! units like the Java gateway. Keys the pages do not list are passed through untouched.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::validate::{check_string, object_at, type_name, Input, Obj, Text as Limit};
 
 pub const REFUND_SEARCH: &str = "aftersales.refund.Refund.search";
 pub const REFUND_STOCKIN_QUERY: &str = "wms.stockin.Refund.queryWithDetail";
@@ -109,40 +110,29 @@ pub fn check(method: &str, args: &[Value], paged: bool) -> Result<()> {
         _ => return Ok(()),
     };
     if !paged {
-        return Err(Error::invalid(
+        return Err(Error::invalid_at(
             "pager",
-            format_args!("invalid argument: pager is required: {method} is paged only (page_size, page_no from 0)"),
+            format_args!("pager is required: {method} is paged only (page_size, page_no from 0)"),
         ));
     }
     if args.len() != 1 {
-        return Err(Error::invalid(
+        return Err(Error::invalid_at(
             "args",
             format_args!(
-                "invalid argument: {method} takes [params], one object; got {} arguments",
+                "{method} takes [params], one object; got {} arguments",
                 args.len()
             ),
         ));
     }
-    let params = match &args[0] {
-        Value::Object(map) => map,
-        other => {
-            return Err(Error::invalid(
-                "args[0]",
-                format_args!(
-                    "invalid argument: args[0] must be an object of query params, not {}",
-                    type_name(other)
-                ),
-            ))
-        }
-    };
+    let params = object_at(&args[0], "args[0]".to_owned(), Input::Request)?;
     for (key, rule) in fields {
-        if let Some(value) = params.get(*key) {
-            field(value, &format!("args[0].{key}"), *rule)?;
+        if let Some(value) = params.get(key) {
+            field(value, &params.path(key), *rule)?;
         }
     }
     let mut complete = 0;
     for (from, to) in windows {
-        if window(params, from, to)? {
+        if window(&params, from, to)? {
             complete += 1;
         }
     }
@@ -150,7 +140,7 @@ pub fn check(method: &str, args: &[Value], paged: bool) -> Result<()> {
         let by_number = method == REFUND_SEARCH
             && SEARCH_NUMBERS
                 .iter()
-                .any(|k| matches!(params.get(*k), Some(Value::String(s)) if !s.trim().is_empty()));
+                .any(|k| matches!(params.get(k), Some(Value::String(s)) if !s.trim().is_empty()));
         if !by_number {
             let (from, to) = windows[0];
             let alternatives = if method == REFUND_SEARCH {
@@ -158,11 +148,9 @@ pub fn check(method: &str, args: &[Value], paged: bool) -> Result<()> {
             } else {
                 ""
             };
-            return Err(Error::invalid(
-                format!("args[0].{from}"),
-                format_args!(
-                    "invalid argument: args[0].{from} and args[0].{to} are required{alternatives}"
-                ),
+            return Err(Error::invalid_at(
+                &format!("args[0].{from}"),
+                format_args!("args[0].{from} and args[0].{to} are required{alternatives}"),
             ));
         }
     }
@@ -171,30 +159,30 @@ pub fn check(method: &str, args: &[Value], paged: bool) -> Result<()> {
 
 /// One window: both ends or neither; the end not before the start; at most 30 days. True when
 /// both ends are given.
-fn window(params: &Map<String, Value>, from: &str, to: &str) -> Result<bool> {
+fn window(params: &Obj<'_>, from: &str, to: &str) -> Result<bool> {
     let time = |key: &str| match params.get(key) {
         Some(Value::String(s)) if !s.is_empty() => parse_time(s),
         _ => None,
     };
     match (time(from), time(to)) {
         (None, None) => Ok(false),
-        (Some(_), None) => Err(Error::invalid(
-            format!("args[0].{to}"),
-            format_args!("invalid argument: args[0].{to} is required with args[0].{from} (a window has both ends)"),
+        (Some(_), None) => Err(Error::invalid_at(
+                &format!("args[0].{to}"),
+            format_args!("args[0].{to} is required with args[0].{from} (a window has both ends)"),
         )),
-        (None, Some(_)) => Err(Error::invalid(
-            format!("args[0].{from}"),
-            format_args!("invalid argument: args[0].{from} is required with args[0].{to} (a window has both ends)"),
+        (None, Some(_)) => Err(Error::invalid_at(
+                &format!("args[0].{from}"),
+            format_args!("args[0].{from} is required with args[0].{to} (a window has both ends)"),
         )),
-        (Some(start), Some(end)) if end < start => Err(Error::invalid(
-            format!("args[0].{to}"),
-            format_args!("invalid argument: args[0].{to} is before args[0].{from}"),
+        (Some(start), Some(end)) if end < start => Err(Error::invalid_at(
+                &format!("args[0].{to}"),
+            format_args!("args[0].{to} is before args[0].{from}"),
         )),
         (Some(start), Some(end)) if end.div_euclid(86_400) - start.div_euclid(86_400) > MAX_WINDOW_DAYS => {
-            Err(Error::invalid(
-                format!("args[0].{to}"),
+            Err(Error::invalid_at(
+                &format!("args[0].{to}"),
                 format_args!(
-                    "invalid argument: args[0].{from} to args[0].{to} spans {} calendar days, at most {MAX_WINDOW_DAYS}",
+                    "args[0].{from} to args[0].{to} spans {} calendar days, at most {MAX_WINDOW_DAYS}",
                     end.div_euclid(86_400) - start.div_euclid(86_400)
                 ),
             ))
@@ -207,14 +195,16 @@ fn field(value: &Value, path: &str, rule: Rule) -> Result<()> {
     let ok = match (rule, value) {
         // An explicit null is how many JSON writers spell "not given".
         (_, Value::Null) => true,
-        (Text(max), Value::String(s)) => {
-            let units = s.encode_utf16().count();
-            if units > max {
-                return Err(Error::invalid(
-                    path,
-                    format_args!("invalid argument: {path} is {units} characters long, at most {max} (UTF-16 units)"),
-                ));
-            }
+        (Text(max), Value::String(_)) => {
+            check_string(
+                value,
+                path,
+                Limit {
+                    max,
+                    empty_ok: true,
+                },
+                Input::Request,
+            )?;
             true
         }
         (Int, Value::Number(n)) => n.is_i64() || n.is_u64(),
@@ -222,9 +212,9 @@ fn field(value: &Value, path: &str, rule: Rule) -> Result<()> {
         (Flag, Value::Number(n)) => matches!(n.as_u64(), Some(0 | 1)),
         (Time, Value::String(s)) => {
             if parse_time(s).is_none() {
-                return Err(Error::invalid(
+                return Err(Error::invalid_at(
                     path,
-                    format_args!("invalid argument: {path} must be yyyy-MM-dd HH:mm:ss, not {s:?}"),
+                    format_args!("{path} must be yyyy-MM-dd HH:mm:ss, not {s:?}"),
                 ));
             }
             true
@@ -240,12 +230,9 @@ fn field(value: &Value, path: &str, rule: Rule) -> Result<()> {
         Flag => "true or false",
         Time => "a string yyyy-MM-dd HH:mm:ss",
     };
-    Err(Error::invalid(
+    Err(Error::invalid_at(
         path,
-        format_args!(
-            "invalid argument: {path} must be {expected}, not {}",
-            type_name(value)
-        ),
+        format_args!("{path} must be {expected}, not {}", type_name(value)),
     ))
 }
 
@@ -294,17 +281,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
