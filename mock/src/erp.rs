@@ -456,6 +456,8 @@ fn check_query_fields(params: &Map<String, Value>) -> Result<(), ApiError> {
     match params.get("time_type") {
         None | Some(Value::Null) => {}
         Some(Value::Number(n)) if n.is_i64() => {}
+        // Java reads "1" for an Int as 1.
+        Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => {}
         Some(_) => return Err(type_mismatch()),
     }
     for key in FLAGS {
@@ -796,7 +798,7 @@ mod tests {
             (100, "warehouse_no长度不能超过40(当前42)".into())
         );
         assert_eq!(
-            q(&format!(r#"[{{{w},"time_type":"1"}}]"#)).unwrap_err(),
+            q(&format!(r#"[{{{w},"time_type":"x"}}]"#)).unwrap_err(),
             type_mismatch()
         );
         assert_eq!(
