@@ -14,7 +14,6 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::envelope::Success;
 use crate::error::{Delivery, Error};
 use crate::request::Prepared;
 use crate::sign::sign;
@@ -23,6 +22,8 @@ use crate::transport::{Answer, Transport};
 /// Where log lines go when logging is on. Lines never contain the secret or the sign.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// A client of one seller account (`sid`): its config, one connection pool and the learned
+/// gateway clock. Shared between threads; every call is independent.
 pub struct Client {
     config: Config,
     transport: Transport,
@@ -48,10 +49,21 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// A gateway success: `data` verbatim, and `total_count` when the gateway gave one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Success {
+    /// The gateway's `data`, as it sent it.
+    pub data: Value,
+    /// The gateway's `total_count` of a paged query.
+    pub total_count: Option<Value>,
+}
+
 /// The outcome of one call and how many times it went to the gateway.
 #[derive(Debug)]
 pub struct Reply {
+    /// The gateway's data, or the error to put in the envelope.
     pub result: Result<Success, Error>,
+    /// How many requests went to the gateway for this call.
     pub attempts: u32,
 }
 
@@ -74,6 +86,7 @@ pub fn status_rejects(status: i64) -> bool {
 }
 
 impl Client {
+    /// A client for `config`; logs to stderr when the config says `"log": true`.
     pub fn new(config: Config) -> Client {
         let log: Option<LogSink> = if config.log {
             Some(Arc::new(crate::log::to_stderr))
@@ -95,6 +108,7 @@ impl Client {
         }
     }
 
+    /// The config this client was made from.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -130,6 +144,7 @@ impl Client {
         self.log.is_some() || self.callback.read().map_or(true, |slot| slot.is_some())
     }
 
+    /// Signs and sends a validated call, with the resend policy of the module comment.
     pub fn execute(&self, call: &Prepared) -> Reply {
         let deadline = Instant::now() + self.config.timeout;
         let mut attempts = 0u32;

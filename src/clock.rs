@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::sign::GATEWAY_EPOCH;
 
+/// The offset between the gateway's clock and ours, learned from its answers.
 #[derive(Debug, Default)]
 pub struct Clock {
     /// Gateway time minus local time, in seconds.
@@ -14,6 +15,7 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// Gateway time minus local time, in seconds.
     pub fn offset(&self) -> i64 {
         self.offset.load(Ordering::Relaxed)
     }
@@ -56,12 +58,15 @@ pub const MAX_OFFSET: i64 = 24 * 3600;
 /// What a `Date` header did to the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Learned {
+    /// Nothing new (no date, or within noise).
     Unchanged,
+    /// The offset was updated.
     Changed,
     /// Not believed: the offset it would have set, for the log.
     Ignored(i64),
 }
 
+/// Local Unix seconds (negative before 1970, still correctable by the offset).
 pub fn unix_now() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,

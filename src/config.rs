@@ -10,7 +10,9 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::validate::{Input, Obj};
 
+/// The production gateway (`"env": "prod"`, and the default).
 pub const PROD_URL: &str = "http://wdt.wangdian.cn/openapi";
+/// The documented test gateway (`"env": "test"`).
 pub const TEST_URL: &str = "http://47.92.239.46/openapi";
 
 /// The secret half of `appsecret`. It only ever feeds the sign; Debug and Display never show it.
@@ -30,18 +32,27 @@ impl fmt::Debug for Secret {
 }
 
 #[derive(Debug, Clone)]
+/// A validated client configuration (docs/abi.md, "Config"); its Debug output hides the secret.
 pub struct Config {
+    /// The seller account (卖家账号).
     pub sid: String,
+    /// The application key, sent as `key`.
     pub appkey: String,
+    /// The secret half of `appsecret`: only ever feeds the sign.
     pub secret: Secret,
+    /// The salt half of `appsecret`, sent as `salt`.
     pub salt: String,
+    /// The gateway address (`…/openapi`).
     pub url: String,
+    /// How long a new connection may take (`connect_timeout_ms`).
     pub connect_timeout: Duration,
+    /// The budget of a whole call, resends included (`timeout_ms`).
     pub timeout: Duration,
     /// How long an idle pooled connection may be reused. Kept below common server keep-alive
     /// timeouts (nginx 75 s, Apache and Node 5 s, cloud load balancers from 5 s) so we rarely
     /// write a quick return into a connection the gateway is closing.
     pub idle_timeout: Duration,
+    /// The largest answer read; a larger one is `bad_response` (`max_response_bytes`).
     pub max_response_bytes: u64,
     /// How many times a rate-limited request (status 100 频率/并发限制) is sent again.
     pub max_retries: u32,
@@ -69,6 +80,7 @@ pub const KEYS: &[&str] = &[
 ];
 
 impl Config {
+    /// Parses and checks the config JSON; every error names its key.
     pub fn from_json(text: &str) -> Result<Config> {
         let map = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,

@@ -1,17 +1,11 @@
-//! The response envelope (ABI.md "Response envelope"), built in one place. Envelopes may gain
+//! The response envelope (docs/abi.md "Response envelope"), built in one place. Envelopes may gain
 //! fields in later versions, never lose them; `ok` always comes first so a caller can test it
 //! with a prefix match.
 
 use serde_json::{Map, Value};
 
+use crate::client::Success;
 use crate::error::Error;
-
-/// A gateway success: `data` verbatim, and `total_count` when the gateway gave one.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Success {
-    pub data: Value,
-    pub total_count: Option<Value>,
-}
 
 /// Renders every envelope. `attempts` is how many times the request went to the gateway;
 /// it is reported on errors from the network, where it tells a caller what already happened.
@@ -64,6 +58,7 @@ pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
     serde_json::to_string(&Value::Object(env)).unwrap_or_default()
 }
 
+/// The envelope of an error that happened before any request (nothing attempted).
 pub fn error(e: &Error) -> String {
     render(Err(e), 0)
 }

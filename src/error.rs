@@ -19,6 +19,7 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// The ABI string: `not_sent`, `unknown` or `rejected`.
     pub fn as_str(self) -> &'static str {
         match self {
             Delivery::NotSent => "not_sent",
@@ -28,52 +29,80 @@ impl Delivery {
     }
 }
 
+/// Everything that can go wrong, one variant per envelope `kind` (docs/abi.md).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The request JSON is malformed or breaks the API document's rules; nothing was sent.
     #[error("invalid argument: {message}")]
     InvalidArgument {
+        /// The JSON path or config key of the offending value, when the error is about one.
         field: Option<String>,
+        /// What is wrong, without the category.
         message: String,
     },
     /// Bad config JSON (only from `wdt_client_new`).
     #[error("config: {message}")]
     Config {
+        /// The JSON path or config key of the offending value, when the error is about one.
         field: Option<String>,
+        /// What is wrong, without the category.
         message: String,
     },
     /// Network failure.
     #[error("transport: {message}")]
-    Transport { delivery: Delivery, message: String },
+    Transport {
+        /// Whether any byte of the request was written.
+        delivery: Delivery,
+        /// What failed, without the category.
+        message: String,
+    },
     /// No complete answer within the budget.
     #[error("timeout: {message}")]
-    Timeout { delivery: Delivery, message: String },
+    Timeout {
+        /// Whether any byte of the request was written.
+        delivery: Delivery,
+        /// Which phase ran out of time, without the category.
+        message: String,
+    },
     /// A non-2xx answer, whatever its body. The request was written and something answered,
     /// so the gateway may have acted on it: delivery is always unknown. When the body is the
     /// gateway's JSON, its `status` is kept (and its message is part of `message`).
     #[error("http: {message}")]
     Http {
+        /// The HTTP status code.
         http_status: u16,
+        /// The `status` of the gateway's JSON, when the body was that.
         status: Option<i64>,
+        /// What came back, without the category.
         message: String,
     },
     /// A 2xx answer that is not the gateway's JSON (a captive portal, a proxy page…).
     #[error("bad response: {message}")]
-    BadResponse { message: String },
+    BadResponse {
+        /// What came back, without the category.
+        message: String,
+    },
     /// A 2xx answer of the gateway's JSON with `status > 0`; status and message are the
     /// gateway's own. `delivery` is `Rejected` only for the statuses that prove nothing was
     /// written (`client::status_rejects`), `Unknown` for the rest (database errors, 其他错误).
     /// Shown as the gateway wrote it: it is the message a cashier or the ERP's staff know.
     #[error("{message}")]
     Api {
+        /// The gateway's status.
         status: i64,
+        /// The gateway's message (never empty: said for it when missing).
         message: String,
+        /// `Rejected` for the statuses that prove nothing was written, else `Unknown`.
         delivery: Delivery,
+        /// A rate or concurrency limit: resending later is safe and may succeed.
         retryable: bool,
     },
     /// A bug in the library (a caught panic).
     #[error("internal: {message}")]
-    Internal { message: String },
+    Internal {
+        /// What went wrong, without the category.
+        message: String,
+    },
 }
 
 impl Error {
@@ -123,6 +152,7 @@ impl Error {
         }
     }
 
+    /// Whether the request can have reached the gateway (docs/abi.md, "delivery").
     pub fn delivery(&self) -> Delivery {
         match self {
             Error::InvalidArgument { .. } | Error::Config { .. } => Delivery::NotSent,
@@ -152,4 +182,5 @@ impl Error {
     }
 }
 
+/// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -8,24 +8,32 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::validate::{non_empty_array, object_at, positive_number, type_name, Input, Obj, Text};
 
+/// The quick return's method name.
 pub const SMART_REFUND_UPLOAD: &str = "wms.stockin.SmartRefund.upload";
 
 /// The paging query parameters of a paged call (signed like the others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pager {
+    /// Rows per page (at least 1).
     pub page_size: u64,
+    /// The page, from 0.
     pub page_no: u64,
+    /// Ask for `total_count` (sent as 1/0).
     pub calc_total: bool,
 }
 
 /// A validated call, ready to sign: the method, the exact POST body and the optional pager.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
+    /// The open API method.
     pub method: String,
+    /// The POST body: the JSON array of the method's arguments, signed and sent as is.
     pub body: String,
+    /// The paging parameters of a paged call.
     pub pager: Option<Pager>,
 }
 
+/// The request text as a JSON object, or `invalid_argument`.
 pub fn parse_object(text: &str) -> Result<Map<String, Value>> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),

@@ -46,7 +46,7 @@ inline std::string take_string(char *raw) {
 
 // A reader for the few envelope fields wdt::Error exposes. It is deliberately not a
 // JSON library: it reads the top level of a well-formed object, ignores members it
-// does not know (envelopes may gain fields, ABI.md) and gives up quietly on anything
+// does not know (envelopes may gain fields, docs/abi.md) and gives up quietly on anything
 // else, because Error must never fail to describe an error.
 class EnvelopeReader {
 public:
@@ -306,7 +306,7 @@ inline std::shared_ptr<const ErrorFields> read_error(const std::string &envelope
 // "config") and by calls on a moved-from Client (kind "invalid_argument", the
 // library's own envelope for a NULL client). Calls on a live client do not throw
 // for gateway, network or argument errors: they return the envelope, since a till
-// has to branch on its kind anyway (ABI.md).
+// has to branch on its kind anyway (docs/abi.md).
 //
 // what() is error.message (e.g. for showing or logging); envelope() is the full
 // JSON, kept so that fields added in later versions are not lost.
@@ -315,7 +315,7 @@ public:
     explicit Error(const std::string &envelope) : Error(detail::read_error(envelope)) {}
 
     const std::string &envelope() const noexcept { return fields_->envelope; }
-    // "config", "invalid_argument", ... — the stable kind strings of ABI.md.
+    // "config", "invalid_argument", ... — the stable kind strings of docs/abi.md.
     const std::string &kind() const noexcept { return fields_->kind; }
     // JSON path of the offending input ("sid", "refundInfo.tid"), or "".
     const std::string &field() const noexcept { return fields_->field; }
@@ -476,7 +476,7 @@ private:
         if (!handle_) {
             // A moved-from Client is a bug in the caller, so it throws instead of
             // returning an envelope a till could mistake for a failed refund. The
-            // envelope comes from the library's NULL-client rule (ABI.md), so C and
+            // envelope comes from the library's NULL-client rule (docs/abi.md), so C and
             // C++ callers see the same kind and field.
             throw Error(detail::take_string(entry(NULL, request_json.c_str())));
         }

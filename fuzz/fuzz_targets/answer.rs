@@ -1,6 +1,6 @@
 //! Target (c): reading the gateway's answer. `interpret` on any HTTP status and body bytes, and
 //! the `Date` header parser with the clock that learns from it: a broken or hostile gateway,
-//! proxy or captive portal must never crash a till, and the kind must follow ABI.md.
+//! proxy or captive portal must never crash a till, and the kind must follow docs/abi.md.
 //!
 //! Input layout: 2 bytes HTTP status (big-endian, the full u16 range), 1 byte length L of the
 //! Date header (255: no header), L bytes of header (lossy UTF-8), then the body.
@@ -10,11 +10,11 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::client::{interpret, REJECTING_STATUSES};
-use wdt::clock::{parse_http_date, Clock};
-use wdt::envelope;
-use wdt::error::{Delivery, Error};
-use wdt::transport::Answer;
+use wdt::unstable::client::{interpret, REJECTING_STATUSES};
+use wdt::unstable::clock::{parse_http_date, Clock};
+use wdt::unstable::envelope;
+use wdt::unstable::error::{Delivery, Error};
+use wdt::unstable::transport::Answer;
 
 use common::*;
 
@@ -71,8 +71,8 @@ fn check_date(s: &str) {
     }
 }
 
-/// The classification of ABI.md, from an independent reading of the body.
-fn check_kind(answer: &Answer, result: &Result<wdt::envelope::Success, Error>) {
+/// The classification of docs/abi.md, from an independent reading of the body.
+fn check_kind(answer: &Answer, result: &Result<wdt::unstable::client::Success, Error>) {
     let body = answer
         .body
         .strip_prefix(b"\xEF\xBB\xBF")

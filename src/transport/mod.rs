@@ -19,11 +19,15 @@ use crate::error::{Delivery, Error};
 /// What came back: the HTTP status, the `Date` header, and the body, read whatever the status.
 #[derive(Debug)]
 pub struct Answer {
+    /// The HTTP status code.
     pub http_status: u16,
+    /// The `Date` header, which teaches the client the gateway's clock.
     pub date: Option<String>,
+    /// The body, whatever the status.
     pub body: Vec<u8>,
 }
 
+/// One client's connection pool and the rules for moving bytes.
 pub struct Transport {
     agent: ureq::Agent,
     max_response_bytes: u64,
@@ -36,6 +40,7 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
+    /// The transport of a client made from `config`.
     pub fn new(config: &Config) -> Transport {
         let agent_config = ureq::Agent::config_builder()
             // Non-2xx bodies carry the gateway's JSON (or a proxy's page): read them, don't throw.

@@ -1,6 +1,6 @@
 /* The C ABI of libwdt (include/wdt.h) as a C caller meets it, edge cases first.
  *
- * Each rule of shared/design/ABI.md that a till could trip over has a check here:
+ * Each rule of docs/abi.md that a till could trip over has a check here:
  * NULL pointers, bad UTF-8, bad JSON and wrong JSON types give an envelope (never a
  * crash or NULL), the free functions accept NULL, *error_json is set on every path,
  * invalid requests never reach the gateway, one client serves several threads.
