@@ -65,7 +65,7 @@ pub struct Config {
     pub test_hooks: bool,
     /// An http:// or socks5:// proxy (`proxy`); None means a direct connection. Proxy
     /// environment variables are never obeyed.
-    pub proxy: Option<String>,
+    pub proxy: Option<ProxyUrl>,
     /// Replaces the system resolver (Rust only; None from JSON). Tests make a name fail with it
     /// without any real DNS lookup.
     pub resolve_hook: Option<ResolveHook>,
@@ -91,6 +91,30 @@ impl ResolveHook {
 impl fmt::Debug for ResolveHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ResolveHook")
+    }
+}
+
+/// A proxy URL. It may carry a password (`http://user:pass@host:3128`), so Debug shows it with
+/// the user part masked, like the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl(String);
+
+impl ProxyUrl {
+    /// The URL as configured, for the transport only.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => write!(f, "ProxyUrl({scheme}://***@{host})"),
+                None => write!(f, "ProxyUrl({})", self.0),
+            },
+            None => f.write_str("ProxyUrl(***)"),
+        }
     }
 }
 
@@ -202,7 +226,7 @@ impl Config {
                 None | Some(Value::Null) => None,
                 Some(Value::String(p)) => {
                     check_proxy(p)?;
-                    Some(p.clone())
+                    Some(ProxyUrl(p.clone()))
                 }
                 Some(_) => {
                     return Err(Error::config_at(
@@ -350,6 +374,17 @@ mod tests {
         }
         assert_eq!(field_of("[]"), None);
         assert_eq!(field_of("not json"), None);
+    }
+
+    #[test]
+    fn proxy_password_is_never_in_debug() {
+        let c = Config::from_json(&format!(
+            r#"{{{BASE},"proxy":"http://till:hunter2@127.0.0.1:3128"}}"#
+        ))
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("127.0.0.1:3128"), "{debug}");
     }
 
     #[test]

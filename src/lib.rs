@@ -24,7 +24,7 @@ mod transport;
 mod validate;
 
 pub use client::{Client, LogSink, Reply};
-pub use config::{Config, ResolveHook, Secret};
+pub use config::{Config, ProxyUrl, ResolveHook, Secret};
 pub use error::{Delivery, Error};
 
 /// The crate's internals, for this workspace's fuzz targets, benchmarks and tests only: no

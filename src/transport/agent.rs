@@ -14,8 +14,8 @@ pub(super) fn agent(config: &Config) -> ureq::Agent {
     // send its returns through a proxy it was never configured with. Only the config's "proxy".
     let proxy = config
         .proxy
-        .as_deref()
-        .and_then(|p| ureq::Proxy::new(p).ok());
+        .as_ref()
+        .and_then(|p| ureq::Proxy::new(p.as_str()).ok());
     let agent_config = ureq::Agent::config_builder()
         .proxy(proxy)
         // Non-2xx bodies carry the gateway's JSON (or a proxy's page): read them, don't throw.
