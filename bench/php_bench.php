@@ -9,9 +9,9 @@
  * MODE
  *   ffi     libwdt through the PHP binding (bindings/php, Wdt\Client::smartRefundUploadJson),
  *           library from env WDT_LIB; signing, HTTP and keep-alive happen in the library.
- *   vendor  the way the vendor's PHP SDK works: the signed query built in PHP (PROTOCOL.md),
+ *   vendor  the way the vendor's PHP SDK works: the signed query built in PHP (docs/protocol.md),
  *           file_get_contents with a stream_context_create http POST context, so a new TCP
- *           connection for every call. Written for this benchmark from PROTOCOL.md.
+ *           connection for every call. Written for this benchmark from docs/protocol.md.
  *   curl    the same signing in PHP, sent through one curl handle made once and reused, so the
  *           connection is kept alive between calls.
  *   ffi_raw libwdt through a bare FFI::cdef of the C ABI, no binding: the floor of any PHP
@@ -49,7 +49,7 @@ function detail_map_list(): array
 }
 
 /**
- * PROTOCOL.md "Sign": every query parameter but sign, plus body, sorted by name in byte order,
+ * docs/protocol.md "Sign": every query parameter but sign, plus body, sorted by name in byte order,
  * name.value concatenated, wrapped in the secret, lowercase hex MD5.
  */
 function wdt_sign(string $secret, array $params, string $body): string

@@ -316,9 +316,8 @@ namespace WdtTests
                     AssertEqual(100, e.Status, "Status");
                     AssertEqual("未找到对应的单据信息!", e.Message, "Message");
                     Assert(e.Field == null && e.HttpStatus == null, "field/http_status on an api error");
-                    // ABI.md reserves delivery for transport/timeout; the library also says
-                    // "rejected" here. Either is fine, a claim that it may be booked is not.
-                    Assert(e.Delivery == null || e.Delivery == WdtDelivery.Rejected, "Delivery " + e.Delivery);
+                    // docs/abi.md: a 2xx status-100 answer proves nothing was created.
+                    Assert(e.Delivery == WdtDelivery.Rejected, "Delivery " + e.Delivery);
                     Assert(e.Retryable != true, "an api 100 must not be retryable");
                 }
             });
