@@ -40,6 +40,12 @@ pub enum Mode {
     /// Process and answer, then close the connection although the answer
     /// promised keep-alive: a pooled connection that has gone stale.
     CloseIdle,
+    /// Process (the stock-in is created), then answer HTTP 500 with the JSON a
+    /// Java web stack writes when it fails after the business code ran.
+    Applied500Json,
+    /// Process (the stock-in is created), then answer 200 with gateway status
+    /// `status` (5 数据库错误, 99 其他错误, 4…) instead of the result.
+    AppliedStatus { status: i64 },
 }
 
 impl Mode {
@@ -59,6 +65,8 @@ impl Mode {
             Mode::Concurrency => "concurrency",
             Mode::Skew { .. } => "skew",
             Mode::CloseIdle => "close_idle",
+            Mode::Applied500Json => "applied_500json",
+            Mode::AppliedStatus { .. } => "applied_status",
         }
     }
 
@@ -68,6 +76,7 @@ impl Mode {
             Mode::Slow { ms } => v["ms"] = json!(ms),
             Mode::Oversized { bytes } => v["bytes"] = json!(bytes),
             Mode::Skew { seconds } => v["seconds"] = json!(seconds),
+            Mode::AppliedStatus { status } => v["arg"] = json!(status),
             _ => {}
         }
         v
@@ -103,6 +112,10 @@ impl Mode {
                 seconds: arg.ok_or("fault skew needs seconds, e.g. skew:300")?,
             }),
             "close_idle" => no_arg(Mode::CloseIdle),
+            "applied_500json" => no_arg(Mode::Applied500Json),
+            "applied_status" => Ok(Mode::AppliedStatus {
+                status: arg.unwrap_or(5),
+            }),
             _ => Err(format!(
                 "unknown fault mode {name:?} (known: none, {})",
                 MODE_NAMES.join(", ")
@@ -111,7 +124,7 @@ impl Mode {
     }
 }
 
-pub const MODE_NAMES: [&str; 14] = [
+pub const MODE_NAMES: [&str; 16] = [
     "drop",
     "drop_after",
     "reset",
@@ -126,6 +139,8 @@ pub const MODE_NAMES: [&str; 14] = [
     "concurrency",
     "skew",
     "close_idle",
+    "applied_500json",
+    "applied_status",
 ];
 
 /// A mode and how many `/openapi` requests it still applies to (`None`: all).

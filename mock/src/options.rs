@@ -28,7 +28,8 @@ usage: wdt-mock [options]
   --help               this text
 
 fault modes: drop, drop_after, reset, reset_after, slow:MS, html200, html500, json502,
-  truncated, oversized:BYTES, ratelimit, concurrency, skew:SECONDS, close_idle, none
+  truncated, oversized:BYTES, ratelimit, concurrency, skew:SECONDS, close_idle,
+  applied_500json, applied_status:STATUS (processed, then a bad answer), none
 
 On start one line goes to stdout: `wdt-mock listening on http://127.0.0.1:PORT/openapi`.
 Control endpoints: GET /__mock/health, GET /__mock/stats, POST /__mock/reset,
