@@ -10,7 +10,8 @@
 # AssemblyInformationalVersion <v>.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# WDT_ROOT: where Cargo.toml is (scripts/test-dist.sh runs this from an unpacked archive).
+root=${WDT_ROOT:-$(cd "$here/../.." && pwd)}
 fw=${1:?usage: build.sh net45|netstandard2.0 OUTDIR}
 out=${2:?usage: build.sh net45|netstandard2.0 OUTDIR}
 api=/usr/lib/mono

@@ -136,7 +136,9 @@ namespace Wdt
         /// WinForms handler and the code after the <c>await</c> runs on the UI thread again.
         /// <para>Cancelling stops <i>waiting</i>; it never takes back a return that may already be
         /// sent. Once this method has returned a task the request is sent (unless
-        /// <paramref name="cancellationToken"/> was already cancelled, then nothing is sent); if the
+        /// <paramref name="cancellationToken"/> was already cancelled, then nothing is sent, or the
+        /// client is disposed before the pool thread starts, then the task faults with
+        /// <see cref="ObjectDisposedException"/> and nothing is sent); if the
         /// token fires later the task becomes Canceled at once, the call goes on in the
         /// background, and its envelope, when it arrives, is written to <see cref="Log"/> and to
         /// <see cref="Trace"/>. Treat a cancelled quick return as <c>delivery: unknown</c>: look it
