@@ -50,6 +50,7 @@ pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
             if attempts > 0 {
                 err.insert("attempts".into(), Value::from(attempts));
             }
+            err.insert("hint".into(), Value::from(crate::hint::of(e)));
             env.insert("error".into(), Value::Object(err));
         }
     }
@@ -85,12 +86,12 @@ mod tests {
         };
         assert_eq!(
             render(Err(&api), 1),
-            r#"{"ok":false,"error":{"kind":"api","status":100,"message":"未找到对应的单据信息!","delivery":"rejected","retryable":false,"attempts":1}}"#
+            r#"{"ok":false,"error":{"kind":"api","status":100,"message":"未找到对应的单据信息!","delivery":"rejected","retryable":false,"attempts":1,"hint":"未找到对应的单据：请核对原始单号等在旺店通中是否存在、是否符合退换条件。"}}"#
         );
         let inv = Error::invalid_at("detailMapList[0].spec_no", "x");
         assert_eq!(
             error(&inv),
-            r#"{"ok":false,"error":{"kind":"invalid_argument","field":"detailMapList[0].spec_no","message":"invalid argument: x","delivery":"not_sent","retryable":false}}"#
+            r#"{"ok":false,"error":{"kind":"invalid_argument","field":"detailMapList[0].spec_no","message":"invalid argument: x","delivery":"not_sent","retryable":false,"hint":"请求不符合接口文档：请按 field 指出的位置修改请求。请求没有发出，修改后可以放心再发。"}}"#
         );
         let t = Error::Transport {
             delivery: Delivery::NotSent,

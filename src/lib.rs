@@ -15,14 +15,16 @@ mod dispatch;
 mod envelope;
 mod error;
 pub mod ffi;
+mod hint;
 mod log;
+mod query;
 mod request;
 mod sign;
 mod transport;
 mod validate;
 
 pub use client::{Client, LogSink, Reply};
-pub use config::{Config, Secret};
+pub use config::{Config, ProxyUrl, ResolveHook, Secret};
 pub use error::{Delivery, Error};
 
 /// The crate's internals, for this workspace's fuzz targets, benchmarks and tests only: no

@@ -148,6 +148,7 @@ pub fn generic(map: &Map<String, Value>) -> Result<Prepared> {
         };
         check_smart_refund([info, lines, create], ["args[0]", "args[1]", "args[2]"])?;
     }
+    crate::query::check(method, args, pager.is_some())?;
     Ok(Prepared {
         method: method.to_owned(),
         body: compact(args),

@@ -16,7 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("transport", 4),
     ("clock", 4),
     ("request", 4),
-    ("query", 4),
+    ("query", 3),
     ("sign", 3),
     ("config", 3),
     ("hint", 2),

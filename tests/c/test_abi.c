@@ -146,7 +146,7 @@ static int closed_port(void)
 
 #define QUERY_REQUEST                                                                                  \
     "{\"method\":\"wms.stockin.Refund.queryWithDetail\",\"args\":[{\"start_time\":\"2024-01-01 "          \
-    "00:00:00\",\"end_time\":\"2099-01-01 00:00:00\"}],\"pager\":{\"page_size\":50,\"page_no\":0,"          \
+    "00:00:00\",\"end_time\":\"2024-01-31 00:00:00\"}],\"pager\":{\"page_size\":50,\"page_no\":0,"          \
     "\"calc_total\":true}}"
 
 static char g_config[1024];
