@@ -282,11 +282,11 @@ if [ $windows = 1 ]; then
     log "wrote dist/$name.zip ($(stat -c %s "$DIST/$name.zip") bytes; $("$mingw-objdump" -f "$rel/wdt.dll" | sed -n 's/.*file format //p'))"
     phase "Windows $arch"
   done
-  # The NuGet package is made from the Windows archives by the C# packaging script, when the
-  # tree has it.
+  # The NuGet package is made from the Windows archives (and the Linux x86_64 one) by the C#
+  # packaging script, when the tree has it.
   if [ -f scripts/nuget.sh ]; then
-    log "scripts/nuget.sh (NuGet package from the Windows archives)"
-    bash scripts/nuget.sh "$DIST" "$version" || die "scripts/nuget.sh failed"
+    log "scripts/nuget.sh (NuGet package from the release archives)"
+    WDT_DIST="$DIST" bash scripts/nuget.sh || die "scripts/nuget.sh failed"
     phase "NuGet"
   fi
 fi
