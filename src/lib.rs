@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod envelope;
 pub mod error;
 pub mod ffi;
+mod outbox;
 pub mod request;
 pub mod sign;
 pub mod transport;

@@ -17,6 +17,9 @@ use crate::dispatch;
 use crate::envelope;
 use crate::error::Error;
 
+mod outbox;
+pub use outbox::*;
+
 /// An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
 /// One client may be used from many threads at once; it holds its own connection pool.
 pub struct WdtClient {
