@@ -80,8 +80,10 @@ impl From<rusqlite::Error> for Fail {
 }
 
 /// Test-only crash points, honoured only when the client config has `"test_hooks": true` and
-/// the environment names one: `WDT_OUTBOX_TEST_CRASH=stored|claimed|sending|answered|recorded`
-/// or `in_flight:<ms>` (killed that long after the request started). The process is killed
+/// the environment names one: `WDT_OUTBOX_TEST_CRASH=<point>`, where point is `stored` (submit
+/// committed, nothing sent), `claimed` (a flush claimed a pending entry, nothing sent),
+/// `sending` (a resend after reconciliation marked, nothing sent), `in_flight:<ms>` (killed that
+/// long after the request started), `answered` (answer read, not stored) or `recorded`. The process is killed
 /// with SIGKILL, as a power cut or the task manager would.
 pub const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
 
@@ -180,7 +182,8 @@ impl Outbox {
             .unwrap_or_default()
             .to_owned();
         let now = store::now_ms();
-        let seq = {
+        let lease_ms = self.options.lease_ms;
+        let claimed = {
             let mut conn = self.db();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let existing: Option<i64> = tx
@@ -198,27 +201,33 @@ impl Outbox {
             )?;
             let seq = tx.last_insert_rowid();
             store::add_history(&tx, seq, now, &json!({"event": "stored"}))?;
+            // Delivering now: claimed and marked in flight in the same durable commit as the
+            // insert, so no other process can take it and a crash from here on is reconciled.
+            let claimed = if submit.defer {
+                None
+            } else {
+                tx.execute(
+                    "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3 WHERE seq = ?1",
+                    params![seq, self.owner, now + lease_ms as i64],
+                )?;
+                lease::start_attempt(&tx, &self.owner, seq, now, lease_ms, "submit")?;
+                Some(Claimed {
+                    seq,
+                    state: "pending".into(),
+                    body: prepared.body.clone(),
+                    method: prepared.method.clone(),
+                    tid: tid.clone(),
+                    marker: marker.clone(),
+                    first_attempt_ms: Some(now),
+                    marked: true,
+                })
+            };
             tx.commit()?;
-            seq
+            claimed
         };
         self.crash_point("stored");
-        if !submit.defer {
-            let claimed = {
-                let mut conn = self.db();
-                lease::claim_one(
-                    &mut conn,
-                    &self.owner,
-                    seq,
-                    store::now_ms(),
-                    self.options.lease_ms,
-                    self.options.settle_ms,
-                )?
-            };
-            // Not claimable means a flush of another process got there first: fine.
-            if let Some(c) = claimed {
-                self.crash_point("claimed");
-                self.work(c)?;
-            }
+        if let Some(c) = claimed {
+            self.work(c)?;
         }
         let conn = self.db();
         self.entry_json(&conn, &id, false)
@@ -288,6 +297,7 @@ impl Outbox {
                 )?
             };
             let Some(c) = claimed else { break };
+            self.crash_point("claimed");
             cursor = c.seq;
             done += 1;
             let (state, network_down) = self.work(c)?;
@@ -325,22 +335,24 @@ impl Outbox {
         } else {
             "pending"
         };
-        let now = store::now_ms();
-        let marked = {
-            let mut conn = self.db();
-            lease::mark_sending(
-                &mut conn,
-                &self.owner,
-                c.seq,
-                now,
-                self.options.lease_ms,
-                reason,
-            )?
-        };
-        if !marked {
-            return Ok(("lost", false));
+        if !c.marked {
+            let now = store::now_ms();
+            let marked = {
+                let mut conn = self.db();
+                lease::mark_sending(
+                    &mut conn,
+                    &self.owner,
+                    c.seq,
+                    now,
+                    self.options.lease_ms,
+                    reason,
+                )?
+            };
+            if !marked {
+                return Ok(("lost", false));
+            }
+            self.crash_point("sending");
         }
-        self.crash_point("sending");
         if let Some(ms) = self
             .crash
             .as_deref()

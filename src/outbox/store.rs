@@ -136,6 +136,9 @@ pub fn describe(e: &rusqlite::Error) -> String {
         }
         Some(C::DatabaseCorrupt) => " (the file is damaged)",
         Some(C::DiskFull) => " (the disk is full)",
+        Some(C::SystemIoFailure) => {
+            " (a write failed: the disk may be full or the file over a size limit)"
+        }
         Some(C::ReadOnly) => " (the file or its folder is read-only)",
         Some(C::CannotOpen) => {
             " (cannot open: does the folder exist and may this user write there?)"
@@ -327,11 +330,8 @@ mod tests {
         assert!(open(&path).unwrap_err().message().contains("newer libwdt"));
 
         let path = temp("text");
-        std::fs::write(
-            &path,
-            "this is a text file, not a database at all. ".repeat(200),
-        )
-        .unwrap();
+        let text = "this is a text file, not a database at all. ".repeat(200);
+        std::fs::write(&path, &text).unwrap();
         let e = open(&path).unwrap_err();
         assert!(
             e.message().contains("not an SQLite database"),

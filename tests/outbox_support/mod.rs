@@ -233,14 +233,29 @@ pub fn child_main() {
             std::thread::sleep(Duration::from_millis((at - now) as u64));
         }
     }
-    if let Some(list) = job["submits"].as_array() {
-        for s in list {
+    // {"generate": {"count": N, "prefix": "F-", "remark": "…"}}: N deferred submits, made here
+    // because a long list does not fit in an environment variable.
+    let mut submits: Vec<Value> = job["submits"].as_array().cloned().unwrap_or_default();
+    if let Some(g) = job.get("generate") {
+        for i in 0..g["count"].as_u64().unwrap() {
+            submits.push(
+                json!({"id": format!("{}{i:05}", g["prefix"].as_str().unwrap()),
+                                "request": quick_return(g["remark"].as_str().unwrap(), 1),
+                                "defer": true}),
+            );
+        }
+    }
+    {
+        for s in &submits {
             let env = outbox.submit(s);
             println!("RESULT {env}");
             if job["stop_on_error"] == true && env["ok"] != true {
                 break;
             }
         }
+    }
+    if let Some(ms) = job["sleep_before_flush_ms"].as_u64() {
+        std::thread::sleep(Duration::from_millis(ms));
     }
     if job["flush"] == true {
         println!("RESULT {}", outbox.flush(&json!({})));
