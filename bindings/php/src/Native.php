@@ -31,6 +31,13 @@ char *wdt_call(WdtClient *client, const char *request_json);
 void wdt_client_free(WdtClient *client);
 void wdt_free_string(char *s);
 const char *wdt_version(void);
+typedef struct WdtOutbox WdtOutbox;
+WdtOutbox *wdt_outbox_open(const char *client_config_json, const char *options_json, char **error_json);
+char *wdt_outbox_submit(WdtOutbox *outbox, const char *submit_json);
+char *wdt_outbox_get(WdtOutbox *outbox, const char *id);
+char *wdt_outbox_list(WdtOutbox *outbox, const char *filter_json);
+char *wdt_outbox_flush(WdtOutbox *outbox, const char *options_json);
+void wdt_outbox_close(WdtOutbox *outbox);
 CDEF;
 
     /** Scope name used with ffi.preload (see bin/ffi-preload-header.php and the README). */
