@@ -105,6 +105,7 @@ namespace WdtTests
             DisposeTests();
             ThreadTests();
             MemoryTests();
+            OutboxTests.Run(_mockUrl, Test);
 
             Console.WriteLine(_passed + " passed, " + _failed + " failed");
             return _failed == 0 ? 0 : 1;
