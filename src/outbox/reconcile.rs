@@ -319,7 +319,7 @@ mod tests {
             Finding::Found { .. }
         ));
         assert!(matches!(
-            decide(&[other.clone()], q(), "t1", m, BODY, 0),
+            decide(std::slice::from_ref(&other), q(), "t1", m, BODY, 0),
             Finding::Absent { .. }
         ));
         assert!(matches!(
@@ -355,7 +355,7 @@ mod tests {
             Finding::Found { .. }
         ));
         assert!(matches!(
-            decide(&[fewer.clone()], q(), "t1", None, BODY, 0),
+            decide(std::slice::from_ref(&fewer), q(), "t1", None, BODY, 0),
             Finding::Absent { .. }
         ));
         assert!(matches!(
@@ -363,7 +363,7 @@ mod tests {
             Finding::Ambiguous { .. }
         ));
         assert!(matches!(
-            decide(&[same.clone()], q(), "t1", None, BODY, 1),
+            decide(std::slice::from_ref(&same), q(), "t1", None, BODY, 1),
             Finding::Ambiguous { .. }
         ));
         let mut wh = same.clone();
