@@ -10,7 +10,7 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
-    println!("cargo:rerun-if-env-changed=CI");
+    println!("cargo:rerun-if-env-changed=WDT_UPDATE_HEADER");
 
     let crate_dir =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -46,13 +46,9 @@ fn main() {
     let fresh = out_dir.join("wdt.h");
     fs::write(&fresh, &text).expect("OUT_DIR is writable");
 
-    if env::var_os("CI").is_none() {
-        let committed = crate_dir.join("include").join("wdt.h");
-        let new = fs::read(&fresh).unwrap_or_default();
-        if fs::read(&committed).ok().as_deref() != Some(new.as_slice()) {
-            // A read-only source tree (a packaged build) keeps its shipped header.
-            let _ = fs::create_dir_all(crate_dir.join("include"));
-            let _ = fs::write(&committed, &new);
-        }
+    if env::var_os("WDT_UPDATE_HEADER").is_some_and(|v| v == "1") {
+        fs::create_dir_all(crate_dir.join("include")).expect("include/ can be created");
+        fs::write(crate_dir.join("include").join("wdt.h"), &text)
+            .expect("include/wdt.h is writable");
     }
 }

@@ -19,6 +19,17 @@
 #define WDT_VERSION_PATCH 0
 
 /*
+ The gateway's tolerance for a timestamp (±120 s, status 7 beyond it).
+ */
+#define TOLERANCE 120
+
+/*
+ A till clock may be days off after a dead CMOS battery; a Date header farther than a day
+ from the local clock is not believed.
+ */
+#define MAX_OFFSET (24 * 3600)
+
+/*
  How long after an `unknown` attempt the ERP must keep not showing the return before it may
  be sent again: longer than any HTTP timeout between the till and the ERP (proxies commonly
  give up after 60 s) plus the ERP's own queueing, so a request still in the gateway's hands
@@ -65,17 +76,36 @@ typedef struct WdtClient WdtClient;
  */
 typedef struct WdtOutbox WdtOutbox;
 
+/*
+ A function that receives the client's log lines: one line per attempt (method, outcome,
+ time taken, clock offset) and notes such as an ignored clock skew. `line` is UTF-8,
+ NUL-terminated, owned by the library and valid only during the call; it never contains the
+ secret half of `appsecret`. It is called on the thread that makes the call, so it must be
+ quick, must not unwind or throw, and must not free this client.
+ */
+typedef void (*WdtLogCallback)(const char *line, void *user_data);
+
+/*
+ The statuses of a 2xx gateway answer that prove the request was refused before any business
+ write, from the gateway's error table (docs/protocol.md, "statuses"): 1 parameters, sign,
+ appkey, sid, app auth; 2 an unknown parameter; 3 dynamic password required; 6 IP whitelist;
+ 7 timestamp; 8 version; 100 the application's own validation and the rate/concurrency
+ limits. Not listed, hence `unknown`: 4 and 5 (数据库错误 — the table promises nothing about
+ what was written before it), 99 (其他错误) and any status the table does not name.
+ */
+#define REJECTING_STATUSES { 1, 2, 3, 6, 7, 8, 100, }
+
 #ifdef __cplusplus
 extern "C" {
 #endif /* __cplusplus */
 
 /*
- Creates a client from a JSON config (UTF-8, NUL-terminated), see the README for its keys.
+ Creates a client from a JSON config (UTF-8, NUL-terminated; keys in docs/abi.md).
 
  Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an error
- envelope (kind "config") that the caller must release with `wdt_free_string`. On success
- `*error_json` is set to NULL. The returned client is owned by the caller and must be released
- exactly once with `wdt_client_free`. May be called from any thread.
+ envelope (kind "config", or "internal") that the caller must release with `wdt_free_string`.
+ On success `*error_json` is set to NULL. The returned client is owned by the caller and must
+ be released with `wdt_client_free`. May be called from any thread.
 
  # Safety
  `config_json` is NULL or a NUL-terminated string; `error_json` is NULL or points to a
@@ -88,15 +118,14 @@ WdtClient *wdt_client_new(const char *config_json, char **error_json);
  `request_json` (UTF-8, NUL-terminated): `{"refundInfo":{...},"detailMapList":[...],
  "createPreStockin":false}`.
 
- Returns a response envelope that the caller owns and must release exactly once with
- `wdt_free_string`; NULL only when memory for the envelope itself cannot be allocated.
- A NULL client or request, invalid UTF-8 or invalid JSON gives an `invalid_argument`
- envelope and sends nothing. Blocks until the answer (at most about `timeout_ms`).
- Thread-safe: many threads may use the same client at once, but not while (or after)
- another thread calls `wdt_client_free` on it.
+ Returns a response envelope, never NULL, that the caller owns and must release exactly once
+ with `wdt_free_string`. A NULL or freed client, a NULL request, invalid UTF-8 or invalid JSON
+ gives an `invalid_argument` envelope and sends nothing. Blocks until the answer (at most
+ about `timeout_ms`). Thread-safe: many threads may use the same client at once; a call
+ still running when another thread frees the client finishes normally.
 
  # Safety
- `client` is NULL or a live client from `wdt_client_new`; `request_json` is NULL or a
+ `client` is NULL or a client from `wdt_client_new`; `request_json` is NULL or a
  NUL-terminated string.
  */
 char *wdt_smart_refund_upload(WdtClient *client, const char *request_json);
@@ -106,8 +135,8 @@ char *wdt_smart_refund_upload(WdtClient *client, const char *request_json);
  `{"method":"...","args":[...],"pager":{"page_size":50,"page_no":0,"calc_total":true}}`
  (`pager` optional). `args` is sent as the POST body.
 
- Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope is
- released with `wdt_free_string`.
+ Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope,
+ never NULL, is released with `wdt_free_string`.
 
  # Safety
  As for `wdt_smart_refund_upload`.
@@ -115,13 +144,28 @@ char *wdt_smart_refund_upload(WdtClient *client, const char *request_json);
 char *wdt_call(WdtClient *client, const char *request_json);
 
 /*
- Releases a client and its connections. NULL is a no-op. The client must not be in use by
- another thread, and must not be used or freed again afterwards.
+ Releases a client. NULL is a no-op. This must be the caller's last use of the pointer.
+ A call already running on another thread finishes normally: the client and its connections
+ are released when the last such call returns. Freeing a client twice is a caller error; the
+ library notices it (a line on stderr) and does nothing, but do not rely on that.
 
  # Safety
- `client` is NULL or a client from `wdt_client_new` not freed before.
+ `client` is NULL or a client from `wdt_client_new`.
  */
 void wdt_client_free(WdtClient *client);
+
+/*
+ Sends this client's log lines to `callback` (with `user_data` passed back untouched), in
+ addition to stderr when the config says `"log": true`. A NULL `callback` turns it off.
+ The caller keeps `user_data` (and, in a managed language, the callback itself) alive until
+ the callback is turned off or the client is freed. Returns 0, or -1 when `client` is not a
+ live client. Thread-safe.
+
+ # Safety
+ `client` is NULL or a client from `wdt_client_new`; `callback` is NULL or a function that
+ may be called with `user_data` from any thread that uses the client.
+ */
+int wdt_client_set_log_callback(WdtClient *client, WdtLogCallback callback, void *user_data);
 
 /*
  Releases a string returned by this library (an envelope or `*error_json`). NULL is a no-op.

@@ -13,8 +13,8 @@ cd "$WDT_ROOT"
 
 bash scripts/setup.sh || { echo "test: setup failed" >&2; exit 1; }
 
-# CI=true makes build.rs leave include/wdt.h alone, so a stale committed header fails the
-# header test instead of being silently rewritten.
+# build.rs never rewrites include/wdt.h unasked, so a stale committed header fails the header
+# test (scripts/update-header.sh regenerates it).
 export CI=true
 export WDT_LIB="$WDT_ROOT/target/release/libwdt.so"
 export WDT_MOCK="$WDT_ROOT/target/release/wdt-mock"
@@ -36,6 +36,7 @@ step() {
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step build cargo build --release -p libwdt -p wdt-mock
+step demo bash scripts/demo.sh
 step rust cargo test --workspace
 step c-abi bash tests/c/run.sh
 step cpp bash bindings/cpp/test.sh

@@ -1,20 +1,20 @@
 //! A client: config, one transport (connection pool) and the learned gateway clock. It signs
 //! and sends prepared calls and applies the resend policy, which has exactly two cases, both
-//! where the gateway provably rejected the request: status 7 (timestamp) once after learning
-//! the clock offset, and the rate/concurrency limits with bounded, jittered backoff. Nothing
-//! else is ever sent twice.
+//! after a 2xx answer that provably rejected the request (docs/abi.md, "delivery"): status 7
+//! (timestamp) once after learning the clock offset, and the rate/concurrency limits with
+//! bounded, jittered backoff. Each resend needs enough of `timeout_ms` left for a whole attempt,
+//! so a resend never turns a clean rejection into an unknown. Nothing else is sent twice.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::envelope::Success;
-use crate::error::Error;
+use crate::error::{Delivery, Error};
 use crate::request::Prepared;
 use crate::sign::sign;
 use crate::transport::{Answer, Transport};
@@ -22,11 +22,16 @@ use crate::transport::{Answer, Transport};
 /// Where log lines go when logging is on. Lines never contain the secret or the sign.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// A client of one seller account (`sid`): its config, one connection pool and the learned
+/// gateway clock. Shared between threads; every call is independent.
 pub struct Client {
     config: Config,
     transport: Transport,
     clock: Clock,
+    /// stderr when the config says `"log": true`; a Rust test's sink otherwise.
     log: Option<LogSink>,
+    /// Set at any time through `wdt_client_set_log_callback` (GUI tills have no console).
+    callback: RwLock<Option<LogSink>>,
 }
 
 // The C ABI promises a client may be shared between threads.
@@ -44,19 +49,47 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// A gateway success: `data` verbatim, and `total_count` when the gateway gave one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Success {
+    /// The gateway's `data`, as it sent it.
+    pub data: Value,
+    /// The gateway's `total_count` of a paged query.
+    pub total_count: Option<Value>,
+}
+
 /// The outcome of one call and how many times it went to the gateway.
 #[derive(Debug)]
 pub struct Reply {
+    /// The gateway's data, or the error to put in the envelope.
     pub result: Result<Success, Error>,
+    /// How many requests went to the gateway for this call.
     pub attempts: u32,
 }
 
+/// How the gateway words its rate and concurrency limits (status 100). The message starts with
+/// the phrase (`…，请稍后重试` follows); a phrase quoted elsewhere in some other message is not a
+/// rate limit.
 const RATE_LIMIT_MESSAGES: [&str; 2] = ["超过每分钟最大调用频率限制", "超过每分钟最大并发次数限制"];
 
+/// The statuses of a 2xx gateway answer that prove the request was refused before any business
+/// write, from the gateway's error table (docs/protocol.md, "statuses"): 1 parameters, sign,
+/// appkey, sid, app auth; 2 an unknown parameter; 3 dynamic password required; 6 IP whitelist;
+/// 7 timestamp; 8 version; 100 the application's own validation and the rate/concurrency
+/// limits. Not listed, hence `unknown`: 4 and 5 (数据库错误 — the table promises nothing about
+/// what was written before it), 99 (其他错误) and any status the table does not name.
+pub const REJECTING_STATUSES: [i64; 7] = [1, 2, 3, 6, 7, 8, 100];
+
+/// True when a 2xx gateway answer with this status proves nothing was created.
+pub fn status_rejects(status: i64) -> bool {
+    REJECTING_STATUSES.contains(&status)
+}
+
 impl Client {
+    /// A client for `config`; logs to stderr when the config says `"log": true`.
     pub fn new(config: Config) -> Client {
         let log: Option<LogSink> = if config.log {
-            Some(Arc::new(|line: &str| eprintln!("{line}")))
+            Some(Arc::new(crate::log::to_stderr))
         } else {
             None
         };
@@ -71,13 +104,47 @@ impl Client {
             clock: Clock::default(),
             config,
             log,
+            callback: RwLock::new(None),
         }
     }
 
+    /// The config this client was made from.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// Sends log lines to `sink` as well (None turns it off). Lines never carry the secret.
+    pub fn set_log_callback(&self, sink: Option<LogSink>) {
+        // A poisoned lock only means a sink panicked once; the slot itself is still sound.
+        match self.callback.write() {
+            Ok(mut slot) => *slot = sink,
+            Err(poisoned) => *poisoned.into_inner() = sink,
+        }
+    }
+
+    /// The learned gateway clock offset in seconds (gateway minus local).
+    pub fn clock_offset(&self) -> i64 {
+        self.clock.offset()
+    }
+
+    fn log(&self, line: &str) {
+        if let Some(log) = &self.log {
+            log(line);
+        }
+        let callback = match self.callback.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(callback) = callback {
+            callback(line);
+        }
+    }
+
+    fn logging(&self) -> bool {
+        self.log.is_some() || self.callback.read().map_or(true, |slot| slot.is_some())
+    }
+
+    /// Signs and sends a validated call, with the resend policy of the module comment.
     pub fn execute(&self, call: &Prepared) -> Reply {
         let deadline = Instant::now() + self.config.timeout;
         let mut attempts = 0u32;
@@ -89,31 +156,41 @@ impl Client {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let started = Instant::now();
             let result = self.attempt(call, remaining);
-            self.log_attempt(call, attempts, &result, started.elapsed());
+            let took = started.elapsed();
+            self.log_attempt(call, attempts, &result, took);
             let result = match result {
-                Ok(answer) => {
-                    if let Some(date) = &answer.date {
-                        self.clock.observe_date(date);
-                    }
-                    interpret(&answer)
+                Ok(mut answer) => {
+                    let date = answer.date.take();
+                    let result = interpret(answer);
+                    self.learn_clock(date.as_deref(), &result);
+                    result
                 }
                 Err(e) => Err(e),
+            };
+            // A resend must fit a whole attempt in what is left of timeout_ms: a connection
+            // (perhaps a new one) plus as long as the last attempt took.
+            let fits = |pause: Duration| {
+                Instant::now() + pause + self.config.connect_timeout + took <= deadline
             };
             match &result {
                 // 时间戳错误: the gateway refused the request, so sending it again is safe; worth
                 // it only if the answer taught us a different clock offset.
-                Err(Error::Api { status: 7, .. })
-                    if !timestamp_retried && self.clock.offset() != used_offset =>
+                Err(Error::Api {
+                    status: 7,
+                    delivery: Delivery::Rejected,
+                    ..
+                }) if !timestamp_retried
+                    && self.clock.offset() != used_offset
+                    && fits(Duration::ZERO) =>
                 {
                     timestamp_retried = true;
                     continue;
                 }
-                Err(Error::Api {
-                    retryable: true, ..
-                }) if rate_retries < self.config.max_retries => {
+                Err(e @ Error::Api { .. })
+                    if e.retryable() && rate_retries < self.config.max_retries =>
+                {
                     let pause = backoff(rate_retries);
-                    // Only wait if the next attempt still has a useful budget after the pause.
-                    if Instant::now() + pause + Duration::from_millis(50) < deadline {
+                    if fits(pause) {
                         rate_retries += 1;
                         std::thread::sleep(pause);
                         continue;
@@ -125,11 +202,31 @@ impl Client {
         }
     }
 
+    /// The `Date` header moves the clock only when the gateway itself answered (a proxy's or a
+    /// portal's page must not), and by a large step only when the gateway said 时间戳错误.
+    fn learn_clock(&self, date: Option<&str>, result: &Result<Success, Error>) {
+        let trusted_jump = match result {
+            Ok(_) => false,
+            Err(Error::Api { status, .. }) => *status == 7,
+            Err(_) => return,
+        };
+        let Some(date) = date else { return };
+        if let crate::clock::Learned::Ignored(offset) = self.clock.observe_date(date, trusted_jump)
+        {
+            if self.logging() {
+                self.log(&format!(
+                    "wdt: ignored a Date header {offset} s away from the local clock (kept {} s)",
+                    self.clock.offset()
+                ));
+            }
+        }
+    }
+
     fn attempt(&self, call: &Prepared, budget: Duration) -> Result<Answer, Error> {
         if budget.is_zero() {
             return Err(Error::Timeout {
                 delivery: crate::error::Delivery::NotSent,
-                message: "timeout: no time left in timeout_ms for another attempt".into(),
+                message: "no time left in timeout_ms for another attempt".into(),
             });
         }
         let timestamp = self.clock.timestamp().to_string();
@@ -162,12 +259,14 @@ impl Client {
         result: &Result<Answer, Error>,
         took: Duration,
     ) {
-        let Some(log) = &self.log else { return };
+        if !self.logging() {
+            return;
+        }
         let outcome = match result {
             Ok(a) => format!("http {} ({} bytes)", a.http_status, a.body.len()),
             Err(e) => format!("{} ({}): {}", e.kind(), e.delivery().as_str(), e),
         };
-        log(&format!(
+        self.log(&format!(
             "wdt: {} attempt {} -> {} in {} ms (clock offset {} s)",
             call.method,
             attempt,
@@ -178,58 +277,134 @@ impl Client {
     }
 }
 
-/// Reads the gateway's JSON: `{"status":0,"data":…}` or `{"status":N,"message":…}`.
-pub fn interpret(answer: &Answer) -> Result<Success, Error> {
+/// Reads an answer (docs/abi.md, "delivery"). Only a 2xx answer whose body is the gateway's
+/// JSON object with an integer `status` is the gateway speaking; a non-2xx answer is `http`
+/// whatever its body, because a web stack that fails after the business code ran (a Java 500
+/// page with `"status":500`) looks just like a gateway refusal.
+pub fn interpret(answer: Answer) -> Result<Success, Error> {
+    let http_status = answer.http_status;
     let body = answer
         .body
         .strip_prefix(b"\xEF\xBB\xBF")
         .unwrap_or(&answer.body);
-    let gateway = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => map.get("status").and_then(Value::as_i64).map(|s| (s, map)),
+    let mut gateway = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map
+            .get("status")
+            .and_then(Value::as_i64)
+            .map(|status| (status, map)),
         _ => None,
     };
-    let ok_http = (200..300).contains(&answer.http_status);
-    match gateway {
-        Some((0, map)) if ok_http => {
-            let data = map.get("data").cloned().unwrap_or(Value::Null);
-            let total_count = map
-                .get("total_count")
-                .or_else(|| data.get("total_count"))
-                .cloned();
+    if !(200..300).contains(&http_status) {
+        let detail = match &gateway {
+            Some((status, map)) => {
+                match json_text(map, "message").or_else(|| json_text(map, "error")) {
+                    Some(text) => format!("{} (status {status} in the body)", clip(&text)),
+                    None => format!("status {status} in the body"),
+                }
+            }
+            None => snippet(body),
+        };
+        let code = match reason_phrase(http_status) {
+            "" => http_status.to_string(),
+            reason => format!("{http_status} {reason}"),
+        };
+        let message = if detail.is_empty() {
+            format!("status {code} with an empty body")
+        } else {
+            format!("status {code}: {detail}")
+        };
+        return Err(Error::Http {
+            http_status,
+            status: gateway.as_ref().map(|(s, _)| *s),
+            message,
+        });
+    }
+    match gateway.take() {
+        Some((0, mut map)) => {
+            // Moved, not cloned: a query page can be megabytes.
+            let mut data = map.remove("data").unwrap_or(Value::Null);
+            let total_count = map.remove("total_count").or_else(|| match &mut data {
+                Value::Object(d) => d.get("total_count").cloned(),
+                _ => None,
+            });
             Ok(Success { data, total_count })
         }
-        Some((status, map)) if status != 0 => {
-            let message = match map.get("message") {
-                Some(Value::String(m)) => m.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
+        Some((status, map)) => {
+            let message = match json_text(&map, "message") {
+                Some(m) if !m.trim().is_empty() => m,
+                _ => format!("api: the gateway answered status {status} without a message"),
             };
-            let retryable = RATE_LIMIT_MESSAGES.iter().any(|m| message.contains(m));
+            let rejected = status_rejects(status);
+            let retryable = rejected
+                && status == 100
+                && RATE_LIMIT_MESSAGES
+                    .iter()
+                    .any(|p| message.trim_start().starts_with(p));
             Err(Error::Api {
                 status,
                 message,
+                delivery: if rejected {
+                    Delivery::Rejected
+                } else {
+                    Delivery::Unknown
+                },
                 retryable,
             })
         }
-        _ if ok_http => Err(Error::BadResponse {
+        None => Err(Error::BadResponse {
             message: format!(
-                "bad response: http {} answer is not the gateway's json: {}",
-                answer.http_status,
-                snippet(body)
+                "http {http_status} answer is not the gateway's json: {}",
+                match snippet(body) {
+                    s if s.is_empty() => "(empty body)".to_owned(),
+                    s => s,
+                }
             ),
         }),
-        _ => Err(Error::Http {
-            http_status: answer.http_status,
-            message: format!("http: status {}: {}", answer.http_status, snippet(body)),
-        }),
+    }
+}
+
+/// A JSON member as text: strings as they are, other values in their JSON form; None when
+/// absent, null or empty.
+fn json_text(map: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    match map.get(key)? {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        300..=399 => "(a redirect, not followed)",
+        _ => "",
     }
 }
 
 /// The start of a body, for a message: enough to recognise a proxy or portal page.
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    clip(&String::from_utf8_lossy(&body[..body.len().min(200)]))
+}
+
+/// At most 200 characters on one line: foreign text quoted in a message must keep a log line
+/// or a POS dialog readable.
+fn clip(text: &str) -> String {
     let flat: String = text
         .chars()
+        .take(200)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     flat.trim().to_owned()
@@ -257,61 +432,240 @@ mod tests {
         }
     }
 
+    fn classify(status: u16, body: &str) -> (String, Delivery, bool) {
+        match interpret(answer(status, body)) {
+            Ok(_) => ("ok".into(), Delivery::NotSent, false),
+            Err(e) => {
+                assert!(!e.to_string().trim().is_empty(), "{e:?}");
+                (e.kind().to_owned(), e.delivery(), e.retryable())
+            }
+        }
+    }
+
     #[test]
     fn interprets_answers() {
-        let ok = interpret(&answer(
+        let ok = interpret(answer(
             200,
             r#"{"status":0,"data":{"stockin_id":7,"type":12}}"#,
         ))
         .unwrap();
         assert_eq!(ok.data["stockin_id"], 7);
-        let paged = interpret(&answer(
+        let paged = interpret(answer(
             200,
             r#"{"status":0,"data":{"order":[],"total_count":3}}"#,
         ))
         .unwrap();
         assert_eq!(paged.total_count, Some(Value::from(3)));
-        match interpret(&answer(
+        match interpret(answer(
             200,
             r#"{"status":100,"message":"未找到对应的单据信息!"}"#,
         )) {
             Err(Error::Api {
                 status: 100,
                 message,
+                delivery: Delivery::Rejected,
                 retryable: false,
             }) => assert_eq!(message, "未找到对应的单据信息!"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            interpret(&answer(
+        assert!(interpret(answer(200, "\u{feff}{\"status\":0,\"data\":null}")).is_ok());
+    }
+
+    /// docs/abi.md "delivery", answer by answer: (http status, body) → (kind, delivery, retryable).
+    #[test]
+    fn delivery_follows_the_answer_not_the_kind() {
+        use Delivery::*;
+        let rows: &[(u16, &str, &str, Delivery, bool)] = &[
+            (
                 200,
-                r#"{"status":100,"message":"超过每分钟最大调用频率限制，请稍后重试"}"#
-            )),
-            Err(Error::Api {
-                retryable: true,
-                ..
-            })
-        ));
-        assert!(matches!(
-            interpret(&answer(200, "<html>portal</html>")),
-            Err(Error::BadResponse { .. })
-        ));
-        assert!(matches!(
-            interpret(&answer(200, r#"{"data":1}"#)),
-            Err(Error::BadResponse { .. })
-        ));
-        assert!(matches!(
-            interpret(&answer(500, "<html>oops</html>")),
+                r#"{"status":1,"message":"验证失败"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":1,"message":"sid is not exists"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":2,"message":"shop_no"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":3,"message":"需要动态口令"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":4,"message":"数据库错误"}"#,
+                "api",
+                Unknown,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":5,"message":"数据库错误"}"#,
+                "api",
+                Unknown,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":6,"message":"ip限制"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":7,"message":"时间戳错误"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":8,"message":"版本错误"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":99,"message":"其他错误"}"#,
+                "api",
+                Unknown,
+                false,
+            ),
+            (200, r#"{"status":42,"message":"?"}"#, "api", Unknown, false),
+            (200, r#"{"status":-1,"message":"?"}"#, "api", Unknown, false),
+            (
+                200,
+                r#"{"status":100,"message":"未找到对应的单据信息!"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (200, r#"{"status":100}"#, "api", Rejected, false),
+            (
+                200,
+                r#"{"status":100,"message":"超过每分钟最大调用频率限制，请稍后重试"}"#,
+                "api",
+                Rejected,
+                true,
+            ),
+            (
+                200,
+                r#"{"status":100,"message":"超过每分钟最大并发次数限制，请稍后重试"}"#,
+                "api",
+                Rejected,
+                true,
+            ),
+            // The phrase quoted inside another message is not the gateway's rate limit.
+            (
+                200,
+                r#"{"status":100,"message":"备注: 超过每分钟最大调用频率限制"}"#,
+                "api",
+                Rejected,
+                false,
+            ),
+            (
+                200,
+                r#"{"status":99,"message":"超过每分钟最大调用频率限制"}"#,
+                "api",
+                Unknown,
+                false,
+            ),
+            (200, "<html>portal</html>", "bad_response", Unknown, false),
+            (200, r#"{"data":1}"#, "bad_response", Unknown, false),
+            (200, "", "bad_response", Unknown, false),
+            (500, "<html>oops</html>", "http", Unknown, false),
+            (
+                500,
+                r#"{"timestamp":"2026-11-30T10:00:00.000+00:00","status":500,"error":"Internal Server Error","path":"/openapi"}"#,
+                "http",
+                Unknown,
+                false,
+            ),
+            (
+                502,
+                r#"{"status":99,"message":"其他错误"}"#,
+                "http",
+                Unknown,
+                false,
+            ),
+            (
+                503,
+                r#"{"status":100,"message":"超过每分钟最大调用频率限制"}"#,
+                "http",
+                Unknown,
+                false,
+            ),
+            (
+                404,
+                r#"{"status":1,"message":"验证失败"}"#,
+                "http",
+                Unknown,
+                false,
+            ),
+            (
+                500,
+                r#"{"status":0,"data":{"stockin_id":1}}"#,
+                "http",
+                Unknown,
+                false,
+            ),
+            (500, "", "http", Unknown, false),
+            (302, "", "http", Unknown, false),
+        ];
+        for (http, body, kind, delivery, retryable) in rows {
+            let got = classify(*http, body);
+            assert_eq!(
+                got,
+                ((*kind).to_owned(), *delivery, *retryable),
+                "{http} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn messages_are_never_empty() {
+        for (http, body, want) in [
+            (
+                500,
+                r#"{"timestamp":"t","status":500,"error":"Internal Server Error","path":"/openapi"}"#,
+                "Internal Server Error",
+            ),
+            (500, r#"{"status":500}"#, "status 500 in the body"),
+            (503, "", "503 Service Unavailable with an empty body"),
+            (200, r#"{"status":5}"#, "status 5 without a message"),
+            (
+                200,
+                r#"{"status":5,"message":""}"#,
+                "status 5 without a message",
+            ),
+            (200, "", "(empty body)"),
+        ] {
+            let e = interpret(answer(http, body)).unwrap_err();
+            assert!(e.to_string().contains(want), "{http} {body}: {e}");
+        }
+        match interpret(answer(502, r#"{"status":99,"message":"其他错误"}"#)) {
             Err(Error::Http {
-                http_status: 500,
-                ..
-            })
-        ));
-        assert!(matches!(
-            interpret(&answer(502, r#"{"status":99,"message":"其他错误"}"#)),
-            Err(Error::Api { status: 99, .. })
-        ));
-        assert!(interpret(&answer(200, "\u{feff}{\"status\":0,\"data\":null}")).is_ok());
+                http_status: 502,
+                status: Some(99),
+                message,
+            }) => assert!(message.contains("其他错误"), "{message}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

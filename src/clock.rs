@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::sign::GATEWAY_EPOCH;
 
+/// The offset between the gateway's clock and ours, learned from its answers.
 #[derive(Debug, Default)]
 pub struct Clock {
     /// Gateway time minus local time, in seconds.
@@ -14,6 +15,7 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// Gateway time minus local time, in seconds.
     pub fn offset(&self) -> i64 {
         self.offset.load(Ordering::Relaxed)
     }
@@ -23,23 +25,48 @@ impl Clock {
         unix_now() + self.offset() - GATEWAY_EPOCH
     }
 
-    /// Learns the offset from an answer's `Date` header. Returns true when it changed.
-    /// Offsets of a second or two are noise (the header has whole seconds and the answer took
-    /// time to arrive), so they are not worth a store.
-    pub fn observe_date(&self, date: &str) -> bool {
+    /// Learns the offset from the `Date` header of an answer the gateway itself gave. Offsets
+    /// of a second or two are noise (whole seconds, and the answer took time to arrive). A step
+    /// larger than the gateway's own tolerance is taken only when `jump_allowed` (the answer was
+    /// 时间戳错误, status 7, which proves our timestamp was off), and an offset beyond
+    /// [`MAX_OFFSET`] never: such a header is a broken server, not a till clock.
+    pub fn observe_date(&self, date: &str, jump_allowed: bool) -> Learned {
         let Some(server) = parse_http_date(date) else {
-            return false;
+            return Learned::Unchanged;
         };
         let offset = server.saturating_sub(unix_now());
         let old = self.offset();
-        if (offset - old).abs() <= 2 {
-            return false;
+        let step = (offset - old).abs();
+        if step <= 2 {
+            return Learned::Unchanged;
+        }
+        if offset.abs() > MAX_OFFSET || (step > TOLERANCE && !jump_allowed) {
+            return Learned::Ignored(offset);
         }
         self.offset.store(offset, Ordering::Relaxed);
-        true
+        Learned::Changed
     }
 }
 
+/// The gateway's tolerance for a timestamp (±120 s, status 7 beyond it).
+pub const TOLERANCE: i64 = 120;
+
+/// A till clock may be days off after a dead CMOS battery; a Date header farther than a day
+/// from the local clock is not believed.
+pub const MAX_OFFSET: i64 = 24 * 3600;
+
+/// What a `Date` header did to the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learned {
+    /// Nothing new (no date, or within noise).
+    Unchanged,
+    /// The offset was updated.
+    Changed,
+    /// Not believed: the offset it would have set, for the log.
+    Ignored(i64),
+}
+
+/// Local Unix seconds (negative before 1970, still correctable by the offset).
 pub fn unix_now() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
@@ -150,13 +177,42 @@ mod tests {
         let clock = Clock::default();
         let ahead = unix_now() + 300;
         let date = format_date(ahead);
-        assert!(clock.observe_date(&date));
+        assert_eq!(
+            clock.observe_date(&date, false),
+            Learned::Ignored(300),
+            "a 5 min step needs a status-7 answer"
+        );
+        assert_eq!(clock.offset(), 0);
+        assert_eq!(clock.observe_date(&date, true), Learned::Changed);
         assert!((clock.offset() - 300).abs() <= 1);
-        assert!(
-            !clock.observe_date(&date),
+        assert_eq!(
+            clock.observe_date(&date, false),
+            Learned::Unchanged,
             "same offset again is not a change"
         );
         assert!((clock.timestamp() - (unix_now() + 300 - GATEWAY_EPOCH)).abs() <= 1);
+        // Small drift follows any gateway answer.
+        assert_eq!(
+            clock.observe_date(&format_date(unix_now() + 360), false),
+            Learned::Changed
+        );
+    }
+
+    #[test]
+    fn skew_is_bounded() {
+        let clock = Clock::default();
+        for far in [2 * 86_400, -(2 * 86_400), 86_400 + 10] {
+            let date = format_date(unix_now() + far);
+            assert!(
+                matches!(clock.observe_date(&date, true), Learned::Ignored(_)),
+                "{far}"
+            );
+            assert_eq!(clock.offset(), 0, "{far}");
+        }
+        assert_eq!(
+            clock.observe_date(&format_date(unix_now() + 86_000), true),
+            Learned::Changed
+        );
     }
 
     fn format_date(unix: i64) -> String {

@@ -1,15 +1,18 @@
-//! The client configuration (ABI.md "Config JSON"). Parsing is strict: unknown keys and wrong
+//! The client configuration (docs/abi.md, "Config"). Parsing is strict: unknown keys and wrong
 //! types are `config` errors naming the key, so a typo never silently falls back to a default.
 //! The secret half of `appsecret` lives only in [`Secret`], whose Debug output is redacted.
 
 use std::fmt;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::validate::{Input, Obj};
 
+/// The production gateway (`"env": "prod"`, and the default).
 pub const PROD_URL: &str = "http://wdt.wangdian.cn/openapi";
+/// The documented test gateway (`"env": "test"`).
 pub const TEST_URL: &str = "http://47.92.239.46/openapi";
 
 /// The secret half of `appsecret`. It only ever feeds the sign; Debug and Display never show it.
@@ -29,18 +32,27 @@ impl fmt::Debug for Secret {
 }
 
 #[derive(Debug, Clone)]
+/// A validated client configuration (docs/abi.md, "Config"); its Debug output hides the secret.
 pub struct Config {
+    /// The seller account (卖家账号).
     pub sid: String,
+    /// The application key, sent as `key`.
     pub appkey: String,
+    /// The secret half of `appsecret`: only ever feeds the sign.
     pub secret: Secret,
+    /// The salt half of `appsecret`, sent as `salt`.
     pub salt: String,
+    /// The gateway address (`…/openapi`).
     pub url: String,
+    /// How long a new connection may take (`connect_timeout_ms`).
     pub connect_timeout: Duration,
+    /// The budget of a whole call, resends included (`timeout_ms`).
     pub timeout: Duration,
     /// How long an idle pooled connection may be reused. Kept below common server keep-alive
     /// timeouts (nginx 75 s, Apache and Node 5 s, cloud load balancers from 5 s) so we rarely
     /// write a quick return into a connection the gateway is closing.
     pub idle_timeout: Duration,
+    /// The largest answer read; a larger one is `bad_response` (`max_response_bytes`).
     pub max_response_bytes: u64,
     /// How many times a rate-limited request (status 100 频率/并发限制) is sent again.
     pub max_retries: u32,
@@ -68,82 +80,60 @@ pub const KEYS: &[&str] = &[
 ];
 
 impl Config {
+    /// Parses and checks the config JSON; every error names its key.
     pub fn from_json(text: &str) -> Result<Config> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| Error::config("", format_args!("config: invalid json: {e}")))?;
-        let Value::Object(map) = value else {
-            return Err(Error::config("", "config: must be a json object"));
+        let map = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err(Error::config("must be a json object")),
+            Err(e) => return Err(Error::config(format_args!("invalid json: {e}"))),
         };
-        Config::from_map(&map)
+        Config::from_map(Obj::new(&map, "", Input::Config))
     }
 
-    fn from_map(map: &Map<String, Value>) -> Result<Config> {
-        if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
-            return Err(Error::config(
-                key.as_str(),
-                format_args!("config: unknown key {key:?} (known: {})", KEYS.join(", ")),
-            ));
-        }
-        let sid = required_str(map, "sid")?;
-        let appkey = required_str(map, "appkey")?;
-        let appsecret = required_str(map, "appsecret")?;
+    fn from_map(c: Obj<'_>) -> Result<Config> {
+        c.only_keys(KEYS)?;
+        let sid = c.non_empty("sid")?.to_owned();
+        let appkey = c.non_empty("appkey")?.to_owned();
         // The secret is split at the first ':' (the API page: `secret:salt`); the message must
         // not echo the value, which is the secret itself when the colon is missing.
-        let (secret, salt) = match appsecret.split_once(':') {
+        let (secret, salt) = match c.non_empty("appsecret")?.split_once(':') {
             Some((s, t)) if !s.is_empty() && !t.is_empty() => (s.to_owned(), t.to_owned()),
             _ => {
-                return Err(Error::config(
+                return Err(Error::config_at(
                     "appsecret",
-                    "config: appsecret must be \"secret:salt\" with both parts non-empty",
+                    "appsecret must be \"secret:salt\" with both parts non-empty",
                 ))
             }
         };
 
-        let url = match (map.get("url"), map.get("env")) {
+        let url = match (c.get("url"), c.get("env")) {
             (Some(_), Some(_)) => {
-                return Err(Error::config(
-                    "env",
-                    "config: give either url or env, not both",
-                ))
+                return Err(Error::config_at("env", "give either url or env, not both"))
             }
-            (Some(_), None) => {
-                let url = required_str(map, "url")?;
-                check_url(&url)?;
-                url
-            }
-            (None, Some(Value::String(env))) => match env.as_str() {
+            (Some(_), None) => check_url(c.non_empty("url")?)?,
+            (None, Some(_)) => match c.non_empty("env")? {
                 "test" => TEST_URL.to_owned(),
                 "prod" => PROD_URL.to_owned(),
-                _ => {
-                    return Err(Error::config(
-                        "env",
-                        "config: env must be \"test\" or \"prod\"",
-                    ))
-                }
+                _ => return Err(Error::config_at("env", "env must be \"test\" or \"prod\"")),
             },
-            (None, Some(_)) => {
-                return Err(Error::config(
-                    "env",
-                    "config: env must be \"test\" or \"prod\"",
-                ))
-            }
             (None, None) => PROD_URL.to_owned(),
         };
 
-        let connect_timeout = millis(map, "connect_timeout_ms", 5_000, 1, 600_000)?;
-        let timeout = millis(map, "timeout_ms", 30_000, 1, 3_600_000)?;
+        let millis = |key: &str, default: u64, min: u64, max: u64| {
+            c.integer(key, default, min, max).map(Duration::from_millis)
+        };
+        let timeout = millis("timeout_ms", 30_000, 1, 3_600_000)?;
+        // Unset, the connect timeout follows timeout_ms: 5 s, but at most half of timeout_ms,
+        // so a short timeout_ms alone is valid and still leaves room for the one resend that
+        // a status-7 answer allows. Set explicitly, a contradiction is an error.
+        let default_connect = (timeout.as_millis() as u64 / 2).clamp(1, 5_000);
+        let connect_timeout = millis("connect_timeout_ms", default_connect, 1, 600_000)?;
         if connect_timeout > timeout {
-            return Err(Error::config(
+            return Err(Error::config_at(
                 "connect_timeout_ms",
-                "config: connect_timeout_ms must not exceed timeout_ms",
+                "connect_timeout_ms must not exceed timeout_ms",
             ));
         }
-        let idle_timeout = millis(map, "idle_timeout_ms", 4_000, 0, 600_000)?;
-        let max_response_bytes = integer(map, "max_response_bytes", 16 << 20, 1024, 1 << 30)?;
-        let max_retries = integer(map, "max_retries", 3, 0, 10)? as u32;
-        let log = boolean(map, "log", false)?;
-        let test_hooks = boolean(map, "test_hooks", false)?;
-
         Ok(Config {
             sid,
             appkey,
@@ -152,86 +142,39 @@ impl Config {
             url,
             connect_timeout,
             timeout,
-            idle_timeout,
-            max_response_bytes,
-            max_retries,
-            log,
-            test_hooks,
+            idle_timeout: millis("idle_timeout_ms", 4_000, 0, 600_000)?,
+            // The biggest documented answer is a query page: measured from the examples on the
+            // Refund.search and Refund.queryWithDetail pages, an order is ~1.4 KB plus ~1 KB
+            // per line, so 200 orders (the pages' suggested page_size ceiling) of 20 lines with
+            // Chinese names is ~6 MB. 16 MiB leaves generous headroom and still bounds a
+            // runaway answer.
+            max_response_bytes: c.integer("max_response_bytes", 16 << 20, 1024, 1 << 30)?,
+            max_retries: c.integer("max_retries", 3, 0, 10)? as u32,
+            log: c.boolean("log", false)?,
+            test_hooks: c.boolean("test_hooks", false)?,
         })
     }
 }
 
-fn required_str(map: &Map<String, Value>, key: &str) -> Result<String> {
-    match map.get(key) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) => Err(Error::config(key, format_args!("config: {key} is empty"))),
-        Some(_) => Err(Error::config(
-            key,
-            format_args!("config: {key} must be a string"),
-        )),
-        None => Err(Error::config(
-            key,
-            format_args!("config: {key} is required"),
-        )),
-    }
-}
-
-fn check_url(url: &str) -> Result<()> {
+/// The gateway address: http or https, a host, no query or fragment (the client adds the query).
+fn check_url(url: &str) -> Result<String> {
+    let bad = |message: &str| Error::config_at("url", message);
     let lower = url.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("http://")
         .or_else(|| lower.strip_prefix("https://"))
-        .ok_or_else(|| Error::config("url", "config: url must start with http:// or https://"))?;
+        .ok_or_else(|| bad("url must start with http:// or https://"))?;
     if rest.is_empty() || rest.starts_with('/') {
-        return Err(Error::config("url", "config: url has no host"));
+        return Err(bad("url has no host"));
     }
     if url.contains('?') || url.contains('#') || url.chars().any(char::is_whitespace) {
-        return Err(Error::config(
-            "url",
-            "config: url must be the gateway address without query, fragment or spaces",
+        return Err(bad(
+            "url must be the gateway address without query, fragment or spaces",
         ));
     }
     url.parse::<ureq::http::Uri>()
-        .map_err(|e| Error::config("url", format_args!("config: url is not valid: {e}")))?;
-    Ok(())
-}
-
-fn integer(map: &Map<String, Value>, key: &str, default: u64, min: u64, max: u64) -> Result<u64> {
-    match map.get(key) {
-        None => Ok(default),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if (min..=max).contains(&v) => Ok(v),
-            _ => Err(Error::config(
-                key,
-                format_args!("config: {key} must be an integer from {min} to {max}"),
-            )),
-        },
-        Some(_) => Err(Error::config(
-            key,
-            format_args!("config: {key} must be a number"),
-        )),
-    }
-}
-
-fn millis(
-    map: &Map<String, Value>,
-    key: &str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<Duration> {
-    integer(map, key, default, min, max).map(Duration::from_millis)
-}
-
-fn boolean(map: &Map<String, Value>, key: &str, default: bool) -> Result<bool> {
-    match map.get(key) {
-        None => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(Error::config(
-            key,
-            format_args!("config: {key} must be true or false"),
-        )),
-    }
+        .map_err(|e| Error::config_at("url", format_args!("url is not valid: {e}")))?;
+    Ok(url.to_owned())
 }
 
 #[cfg(test)]
@@ -254,6 +197,15 @@ mod tests {
         assert_eq!(c.salt, "testsalt");
         assert_eq!(c.secret.expose(), "testsecret");
         assert_eq!(c.connect_timeout, Duration::from_millis(5000));
+        let short =
+            Config::from_json(r#"{"sid":"a","appkey":"b","appsecret":"s:t","timeout_ms":2000}"#)
+                .expect("timeout_ms alone below the default connect timeout is valid");
+        assert_eq!(short.connect_timeout, Duration::from_millis(1000));
+        assert_eq!(short.timeout, Duration::from_millis(2000));
+        let tiny =
+            Config::from_json(r#"{"sid":"a","appkey":"b","appsecret":"s:t","timeout_ms":1}"#)
+                .expect("a 1 ms timeout alone is valid");
+        assert_eq!(tiny.connect_timeout, Duration::from_millis(1));
         assert_eq!(c.timeout, Duration::from_millis(30000));
         assert!(!c.log);
     }

@@ -12,24 +12,17 @@ use crate::request;
 /// can prove that a panic inside the library becomes an `internal` envelope.
 pub const TEST_PANIC_METHOD: &str = "wdt.test.panic";
 
-pub fn client_new(config: Result<&str, Error>) -> Result<Client, String> {
-    config
-        .and_then(Config::from_json)
-        .map(Client::new)
-        .map_err(|e| envelope::error(&e))
+pub fn client_new(config: &str) -> Result<Client, Error> {
+    Config::from_json(config).map(Client::new)
 }
 
-pub fn smart_refund_upload(client: &Client, request: Result<&str, Error>) -> String {
-    let prepared = request
-        .and_then(request::parse_object)
-        .and_then(|map| request::smart_refund(&map));
+pub fn smart_refund_upload(client: &Client, request: &str) -> String {
+    let prepared = request::parse_object(request).and_then(|map| request::smart_refund(&map));
     run(client, prepared)
 }
 
-pub fn call(client: &Client, request: Result<&str, Error>) -> String {
-    let prepared = request
-        .and_then(request::parse_object)
-        .and_then(|map| request::generic(&map));
+pub fn call(client: &Client, request: &str) -> String {
+    let prepared = request::parse_object(request).and_then(|map| request::generic(&map));
     if let Ok(p) = &prepared {
         if p.method == TEST_PANIC_METHOD && client.config().test_hooks {
             panic!("test hook: deliberate panic");

@@ -1,17 +1,11 @@
-//! The response envelope (ABI.md "Response envelope"), built in one place. Envelopes may gain
+//! The response envelope (docs/abi.md "Response envelope"), built in one place. Envelopes may gain
 //! fields in later versions, never lose them; `ok` always comes first so a caller can test it
 //! with a prefix match.
 
 use serde_json::{Map, Value};
 
+use crate::client::Success;
 use crate::error::Error;
-
-/// A gateway success: `data` verbatim, and `total_count` when the gateway gave one.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Success {
-    pub data: Value,
-    pub total_count: Option<Value>,
-}
 
 /// Renders every envelope. `attempts` is how many times the request went to the gateway;
 /// it is reported on errors from the network, where it tells a caller what already happened.
@@ -34,8 +28,15 @@ pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
                 Error::Api { status, .. } => {
                     err.insert("status".into(), Value::from(*status));
                 }
-                Error::Http { http_status, .. } => {
+                Error::Http {
+                    http_status,
+                    status,
+                    ..
+                } => {
                     err.insert("http_status".into(), Value::from(*http_status));
+                    if let Some(status) = status {
+                        err.insert("status".into(), Value::from(*status));
+                    }
                 }
                 Error::InvalidArgument { field: Some(f), .. }
                 | Error::Config { field: Some(f), .. } => {
@@ -49,6 +50,7 @@ pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
             if attempts > 0 {
                 err.insert("attempts".into(), Value::from(attempts));
             }
+            err.insert("hint".into(), Value::from(crate::hint::of(e)));
             env.insert("error".into(), Value::Object(err));
         }
     }
@@ -56,6 +58,7 @@ pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
     serde_json::to_string(&Value::Object(env)).unwrap_or_default()
 }
 
+/// The envelope of an error that happened before any request (nothing attempted).
 pub fn error(e: &Error) -> String {
     render(Err(e), 0)
 }
@@ -78,26 +81,35 @@ mod tests {
         let api = Error::Api {
             status: 100,
             message: "未找到对应的单据信息!".into(),
+            delivery: Delivery::Rejected,
             retryable: false,
         };
         assert_eq!(
             render(Err(&api), 1),
-            r#"{"ok":false,"error":{"kind":"api","status":100,"message":"未找到对应的单据信息!","delivery":"rejected","retryable":false,"attempts":1}}"#
+            r#"{"ok":false,"error":{"kind":"api","status":100,"message":"未找到对应的单据信息!","delivery":"rejected","retryable":false,"attempts":1,"hint":"未找到对应的单据：请核对原始单号等在旺店通中是否存在、是否符合退换条件。"}}"#
         );
-        let inv = Error::invalid("detailMapList[0].spec_no", "invalid argument: x");
+        let inv = Error::invalid_at("detailMapList[0].spec_no", "x");
         assert_eq!(
             error(&inv),
-            r#"{"ok":false,"error":{"kind":"invalid_argument","field":"detailMapList[0].spec_no","message":"invalid argument: x","delivery":"not_sent","retryable":false}}"#
+            r#"{"ok":false,"error":{"kind":"invalid_argument","field":"detailMapList[0].spec_no","message":"invalid argument: x","delivery":"not_sent","retryable":false,"hint":"请求不符合接口文档：请按 field 指出的位置修改请求。请求没有发出，修改后可以放心再发。"}}"#
         );
         let t = Error::Transport {
             delivery: Delivery::NotSent,
-            message: "transport: refused".into(),
+            message: "refused".into(),
         };
         assert!(error(&t).contains(r#""delivery":"not_sent","retryable":true"#));
         let h = Error::Http {
             http_status: 502,
-            message: "http: 502".into(),
+            status: None,
+            message: "502".into(),
         };
-        assert!(error(&h).contains(r#""kind":"http","http_status":502"#));
+        assert!(error(&h).contains(r#""kind":"http","http_status":502,"message""#));
+        let h = Error::Http {
+            http_status: 500,
+            status: Some(500),
+            message: "status 500 Internal Server Error: Internal Server Error".into(),
+        };
+        assert!(error(&h).contains(r#""kind":"http","http_status":500,"status":500,"message""#));
+        assert!(error(&h).contains(r#""delivery":"unknown","retryable":false"#));
     }
 }

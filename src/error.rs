@@ -1,6 +1,8 @@
 //! The one error type of the library. Every variant maps to a stable `kind` string that is part
-//! of the ABI (ABI.md): a kind is never renamed or reused. Messages are lowercase
-//! `category: detail` and never contain the secret half of `appsecret`.
+//! of the ABI (docs/abi.md): a kind is never renamed or reused. Each variant's Display carries
+//! its category (`invalid argument: …`, `timeout: …`), so call sites give only the detail;
+//! the gateway's own messages are shown as it wrote them. No message contains the secret half
+//! of `appsecret`.
 
 use std::fmt;
 
@@ -17,6 +19,7 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// The ABI string: `not_sent`, `unknown` or `rejected`.
     pub fn as_str(self) -> &'static str {
         match self {
             Delivery::NotSent => "not_sent",
@@ -26,57 +29,111 @@ impl Delivery {
     }
 }
 
+/// Everything that can go wrong, one variant per envelope `kind` (docs/abi.md).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The request JSON is malformed or breaks the API document's rules; nothing was sent.
-    #[error("{message}")]
+    #[error("invalid argument: {message}")]
     InvalidArgument {
+        /// The JSON path or config key of the offending value, when the error is about one.
         field: Option<String>,
+        /// What is wrong, without the category.
         message: String,
     },
     /// Bad config JSON (only from `wdt_client_new`).
-    #[error("{message}")]
+    #[error("config: {message}")]
     Config {
+        /// The JSON path or config key of the offending value, when the error is about one.
         field: Option<String>,
+        /// What is wrong, without the category.
         message: String,
     },
     /// Network failure.
-    #[error("{message}")]
-    Transport { delivery: Delivery, message: String },
+    #[error("transport: {message}")]
+    Transport {
+        /// Whether any byte of the request was written.
+        delivery: Delivery,
+        /// What failed, without the category.
+        message: String,
+    },
     /// No complete answer within the budget.
-    #[error("{message}")]
-    Timeout { delivery: Delivery, message: String },
-    /// A non-2xx status without a gateway JSON body.
-    #[error("{message}")]
-    Http { http_status: u16, message: String },
+    #[error("timeout: {message}")]
+    Timeout {
+        /// Whether any byte of the request was written.
+        delivery: Delivery,
+        /// Which phase ran out of time, without the category.
+        message: String,
+    },
+    /// A non-2xx answer, whatever its body. The request was written and something answered,
+    /// so the gateway may have acted on it: delivery is always unknown. When the body is the
+    /// gateway's JSON, its `status` is kept (and its message is part of `message`).
+    #[error("http: {message}")]
+    Http {
+        /// The HTTP status code.
+        http_status: u16,
+        /// The `status` of the gateway's JSON, when the body was that.
+        status: Option<i64>,
+        /// What came back, without the category.
+        message: String,
+    },
     /// A 2xx answer that is not the gateway's JSON (a captive portal, a proxy page…).
-    #[error("{message}")]
-    BadResponse { message: String },
-    /// The gateway answered `status > 0`; status and message are the gateway's own.
+    #[error("bad response: {message}")]
+    BadResponse {
+        /// What came back, without the category.
+        message: String,
+    },
+    /// A 2xx answer of the gateway's JSON with `status > 0`; status and message are the
+    /// gateway's own. `delivery` is `Rejected` only for the statuses that prove nothing was
+    /// written (`client::status_rejects`), `Unknown` for the rest (database errors, 其他错误).
+    /// Shown as the gateway wrote it: it is the message a cashier or the ERP's staff know.
     #[error("{message}")]
     Api {
+        /// The gateway's status.
         status: i64,
+        /// The gateway's message (never empty: said for it when missing).
         message: String,
+        /// `Rejected` for the statuses that prove nothing was written, else `Unknown`.
+        delivery: Delivery,
+        /// A rate or concurrency limit: resending later is safe and may succeed.
         retryable: bool,
     },
     /// A bug in the library (a caught panic).
-    #[error("{message}")]
-    Internal { message: String },
+    #[error("internal: {message}")]
+    Internal {
+        /// What went wrong, without the category.
+        message: String,
+    },
 }
 
 impl Error {
-    pub fn invalid(field: impl Into<String>, message: impl fmt::Display) -> Self {
-        let field = field.into();
+    /// An `invalid_argument` that is not about one value (NULL pointer, not JSON, not an object).
+    pub fn invalid(message: impl fmt::Display) -> Self {
         Error::InvalidArgument {
-            field: if field.is_empty() { None } else { Some(field) },
+            field: None,
             message: message.to_string(),
         }
     }
 
-    pub fn config(field: impl Into<String>, message: impl fmt::Display) -> Self {
-        let field = field.into();
+    /// An `invalid_argument` about the value at JSON path `field`.
+    pub fn invalid_at(field: &str, message: impl fmt::Display) -> Self {
+        Error::InvalidArgument {
+            field: Some(field.to_owned()),
+            message: message.to_string(),
+        }
+    }
+
+    /// A `config` error that is not about one key.
+    pub fn config(message: impl fmt::Display) -> Self {
         Error::Config {
-            field: if field.is_empty() { None } else { Some(field) },
+            field: None,
+            message: message.to_string(),
+        }
+    }
+
+    /// A `config` error about key `field`.
+    pub fn config_at(field: &str, message: impl fmt::Display) -> Self {
+        Error::Config {
+            field: Some(field.to_owned()),
             message: message.to_string(),
         }
     }
@@ -95,11 +152,13 @@ impl Error {
         }
     }
 
+    /// Whether the request can have reached the gateway (docs/abi.md, "delivery").
     pub fn delivery(&self) -> Delivery {
         match self {
             Error::InvalidArgument { .. } | Error::Config { .. } => Delivery::NotSent,
-            Error::Transport { delivery, .. } | Error::Timeout { delivery, .. } => *delivery,
-            Error::Api { .. } => Delivery::Rejected,
+            Error::Transport { delivery, .. }
+            | Error::Timeout { delivery, .. }
+            | Error::Api { delivery, .. } => *delivery,
             Error::Http { .. } | Error::BadResponse { .. } | Error::Internal { .. } => {
                 Delivery::Unknown
             }
@@ -110,7 +169,11 @@ impl Error {
     /// provably did not act on it (rate limited, or nothing left the machine).
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Api { retryable, .. } => *retryable,
+            Error::Api {
+                retryable,
+                delivery,
+                ..
+            } => *retryable && *delivery == Delivery::Rejected,
             Error::Transport { delivery, .. } | Error::Timeout { delivery, .. } => {
                 *delivery == Delivery::NotSent
             }
@@ -119,4 +182,5 @@ impl Error {
     }
 }
 
+/// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;

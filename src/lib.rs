@@ -2,38 +2,77 @@
 //! programs. The quick return (快速退货, `wms.stockin.SmartRefund.upload`) first; any method
 //! through `wdt_call`.
 //!
-//! Only `ffi` touches raw pointers; the rest of the crate is safe Rust.
+//! Only `ffi` touches raw pointers; the rest of the crate is safe Rust. The contract is
+//! docs/abi.md; docs/map.md says which module owns what and which way imports point
+//! (ffi → dispatch → client → transport/sign/request → error).
 #![deny(unsafe_code)]
+#![deny(missing_docs)]
 
-pub mod client;
-pub mod clock;
-pub mod config;
-pub mod dispatch;
-pub mod envelope;
-pub mod error;
+mod client;
+mod clock;
+mod config;
+mod dispatch;
+mod envelope;
+mod error;
 pub mod ffi;
+mod hint;
+mod log;
 mod outbox;
-pub mod request;
-pub mod sign;
-pub mod transport;
+mod query;
+mod request;
+mod sign;
+mod transport;
+mod validate;
 
-pub use client::{Client, Reply};
-pub use config::Config;
+pub use client::{Client, LogSink, Reply};
+pub use config::{Config, Secret};
 pub use error::{Delivery, Error};
+
+/// The crate's internals, for this workspace's fuzz targets, benchmarks and tests only: no
+/// stability promise of any kind (as ureq's `unversioned`). Programs use the items above or
+/// the C ABI.
+#[doc(hidden)]
+pub mod unstable {
+    #![allow(missing_docs)]
+    pub mod client {
+        pub use crate::client::*;
+    }
+    pub mod clock {
+        pub use crate::clock::*;
+    }
+    pub mod config {
+        pub use crate::config::*;
+    }
+    pub mod envelope {
+        pub use crate::envelope::*;
+    }
+    pub mod error {
+        pub use crate::error::*;
+    }
+    pub mod request {
+        pub use crate::request::*;
+    }
+    pub mod sign {
+        pub use crate::sign::*;
+    }
+    pub mod transport {
+        pub use crate::transport::*;
+    }
+}
 
 /// Rust entry points equal to the C ABI's, for Rust programs of this workspace (the `wdt`
 /// command line): JSON text in, envelope text out. A config error is returned as its envelope.
 pub fn client_from_json(config_json: &str) -> std::result::Result<Client, String> {
-    dispatch::client_new(Ok(config_json))
+    dispatch::client_new(config_json).map_err(|e| envelope::error(&e))
 }
 
 /// 快速退货 (`wms.stockin.SmartRefund.upload`): request JSON in, envelope out, as
 /// `wdt_smart_refund_upload`.
 pub fn smart_refund_upload(client: &Client, request_json: &str) -> String {
-    dispatch::smart_refund_upload(client, Ok(request_json))
+    dispatch::smart_refund_upload(client, request_json)
 }
 
 /// Any method (`{"method":…,"args":[…],"pager":{…}}`) in, envelope out, as `wdt_call`.
 pub fn call(client: &Client, request_json: &str) -> String {
-    dispatch::call(client, Ok(request_json))
+    dispatch::call(client, request_json)
 }

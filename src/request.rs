@@ -1,289 +1,179 @@
 //! The request models: the quick return (wms.stockin.SmartRefund.upload, its API page section
-//! 3.3) and the generic call. Validation happens here, before any byte is sent, and every error
+//! 3.3; docs/protocol.md) and the generic call. Validation happens here, before any byte is sent, and every error
 //! names the JSON path of the offending value. Values are never rebuilt: the caller's objects go
 //! on the wire as written (key order, number text, unknown extra fields), only compacted.
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::validate::{non_empty_array, object_at, positive_number, type_name, Input, Obj, Text};
 
+/// The quick return's method name.
 pub const SMART_REFUND_UPLOAD: &str = "wms.stockin.SmartRefund.upload";
 
 /// The paging query parameters of a paged call (signed like the others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pager {
+    /// Rows per page (at least 1).
     pub page_size: u64,
+    /// The page, from 0.
     pub page_no: u64,
+    /// Ask for `total_count` (sent as 1/0).
     pub calc_total: bool,
 }
 
 /// A validated call, ready to sign: the method, the exact POST body and the optional pager.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
+    /// The open API method.
     pub method: String,
+    /// The POST body: the JSON array of the method's arguments, signed and sent as is.
     pub body: String,
+    /// The paging parameters of a paged call.
     pub pager: Option<Pager>,
 }
 
+/// The request text as a JSON object, or `invalid_argument`.
 pub fn parse_object(text: &str) -> Result<Map<String, Value>> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Error::invalid(
-            "",
-            format_args!(
-                "invalid argument: request must be a json object, not {}",
-                type_name(&other)
-            ),
-        )),
-        Err(e) => Err(Error::invalid(
-            "",
-            format_args!("invalid argument: invalid json: {e}"),
-        )),
+        Ok(other) => Err(Error::invalid(format_args!(
+            "request must be a json object, not {}",
+            type_name(&other)
+        ))),
+        Err(e) => Err(Error::invalid(format_args!("invalid json: {e}"))),
     }
 }
 
 /// The quick return: `{"refundInfo":{…},"detailMapList":[…],"createPreStockin":bool}` becomes
 /// the body `[refundInfo,detailMapList,createPreStockin]`.
 pub fn smart_refund(map: &Map<String, Value>) -> Result<Prepared> {
-    const KNOWN: &[&str] = &["refundInfo", "detailMapList", "createPreStockin"];
-    if let Some(key) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        // A misspelt top-level key would otherwise surface as "refundInfo is required" (or
-        // worse, be dropped): name it.
-        return Err(Error::invalid(
-            key.as_str(),
-            format_args!("invalid argument: unknown key {key:?}, expected refundInfo, detailMapList, createPreStockin"),
-        ));
-    }
-    let args = smart_refund_args(
-        map.get("refundInfo"),
-        map.get("detailMapList"),
-        map.get("createPreStockin"),
-    )?;
+    const ARGS: [&str; 3] = ["refundInfo", "detailMapList", "createPreStockin"];
+    let top = Obj::new(map, "", REQ);
+    top.only_keys(&ARGS)?;
+    let [info, lines, create] = ARGS.map(|key| top.required(key));
+    check_smart_refund([info?, lines?, create?], ARGS)?;
+    // The three arguments, in order, as the caller wrote them.
     Ok(Prepared {
         method: SMART_REFUND_UPLOAD.to_owned(),
-        body: compact(&args),
+        body: compact(&[
+            &map["refundInfo"],
+            &map["detailMapList"],
+            &map["createPreStockin"],
+        ]),
         pager: None,
     })
 }
 
-fn smart_refund_args<'a>(
-    refund_info: Option<&'a Value>,
-    details: Option<&'a Value>,
-    create: Option<&'a Value>,
-) -> Result<[&'a Value; 3]> {
-    let info = object(refund_info, "refundInfo")?;
-    string(info.get("tid"), "refundInfo.tid", 40, false)?;
-    string(
-        info.get("return_warehouse_no"),
-        "refundInfo.return_warehouse_no",
-        40,
-        false,
-    )?;
-    string(info.get("remark"), "refundInfo.remark", 255, true)?;
-
-    let lines = match details {
-        Some(Value::Array(lines)) if !lines.is_empty() => lines,
-        Some(Value::Array(_)) => {
-            return Err(Error::invalid(
-                "detailMapList",
-                "invalid argument: detailMapList must not be empty",
-            ))
-        }
-        Some(other) => {
-            return Err(Error::invalid(
-                "detailMapList",
-                format_args!(
-                    "invalid argument: detailMapList must be an array, not {}",
-                    type_name(other)
-                ),
-            ))
-        }
-        None => {
-            return Err(Error::invalid(
-                "detailMapList",
-                "invalid argument: detailMapList is required",
-            ))
-        }
-    };
-    for (i, line) in lines.iter().enumerate() {
-        let path = format!("detailMapList[{i}]");
-        let line = object(Some(line), &path)?;
-        string(line.get("spec_no"), &format!("{path}.spec_no"), 40, false)?;
-        positive_number(line.get("stockin_num"), &format!("{path}.stockin_num"))?;
-        string(line.get("remark"), &format!("{path}.remark"), 255, true)?;
+/// The quick return's rules (its API page, section 3.3), on its three positional arguments,
+/// which sit at `paths`: the typed request's member names, or `args[0]`… inside `wdt_call`.
+fn check_smart_refund(args: [&Value; 3], paths: [&str; 3]) -> Result<()> {
+    let [info, lines, create] = args;
+    let info = object_at(info, paths[0].to_owned(), REQ)?;
+    info.string("tid", ID)?;
+    info.string("return_warehouse_no", ID)?;
+    info.string("remark", REMARK)?;
+    for (i, line) in non_empty_array(lines, paths[1], REQ)?.iter().enumerate() {
+        let line = object_at(line, format!("{}[{i}]", paths[1]), REQ)?;
+        line.string("spec_no", ID)?;
+        positive_number(
+            line.required("stockin_num")?,
+            &line.path("stockin_num"),
+            REQ,
+        )?;
+        line.string("remark", REMARK)?;
     }
-
     match create {
-        Some(Value::Bool(_)) => {}
-        Some(other) => {
-            return Err(Error::invalid(
-                "createPreStockin",
-                format_args!(
-                    "invalid argument: createPreStockin must be true or false, not {}",
-                    type_name(other)
-                ),
-            ))
-        }
-        None => {
-            return Err(Error::invalid(
-                "createPreStockin",
-                "invalid argument: createPreStockin is required",
-            ))
-        }
+        Value::Bool(_) => Ok(()),
+        other => Err(Error::invalid_at(
+            paths[2],
+            format_args!(
+                "{} must be true or false, not {}",
+                paths[2],
+                type_name(other)
+            ),
+        )),
     }
-    Ok([
-        refund_info.unwrap_or(&Value::Null),
-        details.unwrap_or(&Value::Null),
-        create.unwrap_or(&Value::Null),
-    ])
 }
+
+const REQ: Input = Input::Request;
+/// Order numbers, warehouse and spec codes: at most 40, not empty.
+const ID: Text = Text {
+    max: 40,
+    empty_ok: false,
+};
+/// Remarks: at most 255, `""` allowed (but the key is required).
+const REMARK: Text = Text {
+    max: 255,
+    empty_ok: true,
+};
 
 /// The generic call: `{"method":…, "args":[…], "pager":{…}}`. The quick return sent through
 /// here gets the same validation as through `wdt_smart_refund_upload`.
 pub fn generic(map: &Map<String, Value>) -> Result<Prepared> {
-    const KNOWN: &[&str] = &["method", "args", "pager"];
-    if let Some(key) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(Error::invalid(
-            key.as_str(),
-            format_args!("invalid argument: unknown key {key:?}, expected method, args, pager"),
-        ));
-    }
-    let method = match map.get("method") {
-        Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
-        Some(Value::String(_)) => {
-            return Err(Error::invalid(
-                "method",
-                "invalid argument: method is empty",
-            ))
-        }
-        Some(_) => {
-            return Err(Error::invalid(
-                "method",
-                "invalid argument: method must be a string",
-            ))
-        }
-        None => {
-            return Err(Error::invalid(
-                "method",
-                "invalid argument: method is required",
-            ))
-        }
-    };
+    let top = Obj::new(map, "", REQ);
+    top.only_keys(&["method", "args", "pager"])?;
+    let method = top.non_empty("method")?;
     if method.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::invalid(
+        return Err(Error::invalid_at(
             "method",
-            "invalid argument: method must not contain spaces",
+            "method must not contain spaces",
         ));
     }
-    let args = match map.get("args") {
+    let args = match top.get("args") {
         Some(Value::Array(args)) => args,
         Some(other) => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_at(
                 "args",
-                format_args!(
-                    "invalid argument: args must be an array, not {}",
-                    type_name(other)
-                ),
+                format_args!("args must be an array, not {}", type_name(other)),
             ))
         }
         None => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_at(
                 "args",
-                "invalid argument: args is required (use [] for none)",
+                "args is required (use [] for none)",
             ))
         }
     };
-    let pager = match map.get("pager") {
+    let pager = match top.get("pager") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(p)) => Some(pager(p)?),
-        Some(other) => {
-            return Err(Error::invalid(
-                "pager",
-                format_args!(
-                    "invalid argument: pager must be an object, not {}",
-                    type_name(other)
-                ),
-            ))
-        }
+        Some(p) => Some(pager(object_at(p, "pager".to_owned(), REQ)?)?),
     };
     if method == SMART_REFUND_UPLOAD {
-        if args.len() != 3 {
-            return Err(Error::invalid(
+        let [info, lines, create] = args.as_slice() else {
+            return Err(Error::invalid_at(
                 "args",
-                "invalid argument: wms.stockin.SmartRefund.upload takes [refundInfo, detailMapList, createPreStockin]",
+                "wms.stockin.SmartRefund.upload takes [refundInfo, detailMapList, createPreStockin]",
             ));
-        }
-        let prefixed = |e: Error| match e {
-            Error::InvalidArgument { field, message } => {
-                let field = field.map(|f| {
-                    for (from, to) in [
-                        ("refundInfo", "args[0]"),
-                        ("detailMapList", "args[1]"),
-                        ("createPreStockin", "args[2]"),
-                    ] {
-                        if let Some(rest) = f.strip_prefix(from) {
-                            return format!("{to}{rest}");
-                        }
-                    }
-                    f
-                });
-                Error::InvalidArgument { field, message }
-            }
-            other => other,
         };
-        smart_refund_args(Some(&args[0]), Some(&args[1]), Some(&args[2])).map_err(prefixed)?;
+        check_smart_refund([info, lines, create], ["args[0]", "args[1]", "args[2]"])?;
     }
+    crate::query::check(method, args, pager.is_some())?;
     Ok(Prepared {
-        method,
-        body: compact(&map["args"]),
+        method: method.to_owned(),
+        body: compact(args),
         pager,
     })
 }
 
-fn pager(p: &Map<String, Value>) -> Result<Pager> {
-    for key in p.keys() {
-        if !["page_size", "page_no", "calc_total"].contains(&key.as_str()) {
-            return Err(Error::invalid(
-                format!("pager.{key}"),
-                format_args!("invalid argument: unknown pager key {key:?}"),
-            ));
-        }
-    }
-    let int = |key: &str| -> Result<u64> {
-        match p.get(key) {
-            Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
-                Error::invalid(
-                    format!("pager.{key}"),
-                    format_args!("invalid argument: pager.{key} must be a non-negative integer"),
-                )
-            }),
-            Some(_) => Err(Error::invalid(
-                format!("pager.{key}"),
-                format_args!("invalid argument: pager.{key} must be a non-negative integer"),
-            )),
-            None => Err(Error::invalid(
-                format!("pager.{key}"),
-                format_args!("invalid argument: pager.{key} is required"),
-            )),
-        }
+fn pager(p: Obj<'_>) -> Result<Pager> {
+    p.only_keys(&["page_size", "page_no", "calc_total"])?;
+    let count = |key: &str, min: u64| -> Result<u64> {
+        p.required(key)?;
+        p.integer(key, 0, min, u64::MAX)
     };
-    let page_size = int("page_size")?;
-    if page_size == 0 {
-        return Err(Error::invalid(
-            "pager.page_size",
-            "invalid argument: pager.page_size must be at least 1",
-        ));
-    }
-    let page_no = int("page_no")?;
+    let page_size = count("page_size", 1)?;
+    let page_no = count("page_no", 0)?;
+    // The gateway's own form is 1/0; true/false read better in JSON. Both are accepted.
     let calc_total = match p.get("calc_total") {
         None | Some(Value::Bool(false)) => false,
         Some(Value::Bool(true)) => true,
         Some(Value::Number(n)) if n.as_u64() == Some(0) => false,
         Some(Value::Number(n)) if n.as_u64() == Some(1) => true,
         Some(_) => {
-            return Err(Error::invalid(
+            return Err(Error::invalid_at(
                 "pager.calc_total",
-                "invalid argument: pager.calc_total must be true, false, 1 or 0",
+                "pager.calc_total must be true, false, 1 or 0",
             ))
         }
     };
@@ -292,97 +182,6 @@ fn pager(p: &Map<String, Value>) -> Result<Pager> {
         page_no,
         calc_total,
     })
-}
-
-fn object<'a>(value: Option<&'a Value>, path: &str) -> Result<&'a Map<String, Value>> {
-    match value {
-        Some(Value::Object(map)) => Ok(map),
-        Some(other) => Err(Error::invalid(
-            path,
-            format_args!(
-                "invalid argument: {path} must be an object, not {}",
-                type_name(other)
-            ),
-        )),
-        None => Err(Error::invalid(
-            path,
-            format_args!("invalid argument: {path} is required"),
-        )),
-    }
-}
-
-/// A string of at most `max` UTF-16 code units: the gateway is a Java service and measures
-/// lengths with `String.length()`, so a CJK character counts 1 and an emoji 2.
-fn string(value: Option<&Value>, path: &str, max: usize, empty_ok: bool) -> Result<()> {
-    match value {
-        Some(Value::String(s)) => {
-            if !empty_ok && s.trim().is_empty() {
-                return Err(Error::invalid(
-                    path,
-                    format_args!("invalid argument: {path} must not be empty"),
-                ));
-            }
-            let units = s.encode_utf16().count();
-            if units > max {
-                return Err(Error::invalid(
-                    path,
-                    format_args!("invalid argument: {path} is {units} characters long, at most {max} (UTF-16 units)"),
-                ));
-            }
-            Ok(())
-        }
-        Some(other) => Err(Error::invalid(
-            path,
-            format_args!(
-                "invalid argument: {path} must be a string, not {}",
-                type_name(other)
-            ),
-        )),
-        None if empty_ok => Err(Error::invalid(
-            path,
-            format_args!("invalid argument: {path} is required (\"\" is allowed)"),
-        )),
-        None => Err(Error::invalid(
-            path,
-            format_args!("invalid argument: {path} is required"),
-        )),
-    }
-}
-
-fn positive_number(value: Option<&Value>, path: &str) -> Result<()> {
-    match value {
-        // With arbitrary_precision the number keeps its text; as_f64 parses it. A value that
-        // overflows f64 is not finite and is refused rather than sent as an absurd quantity.
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(v) if v.is_finite() && v > 0.0 => Ok(()),
-            _ => Err(Error::invalid(
-                path,
-                format_args!("invalid argument: {path} must be a finite number greater than 0"),
-            )),
-        },
-        Some(other) => Err(Error::invalid(
-            path,
-            format_args!(
-                "invalid argument: {path} must be a number, not {}",
-                type_name(other)
-            ),
-        )),
-        None => Err(Error::invalid(
-            path,
-            format_args!("invalid argument: {path} is required"),
-        )),
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Compact JSON, UTF-8 unescaped, keys in the caller's order, numbers as written

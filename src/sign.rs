@@ -1,11 +1,11 @@
-//! The gateway's MD5 sign (PROTOCOL.md "Sign"): every query parameter but `sign`, plus `body`
+//! The gateway's MD5 sign (docs/protocol.md "Sign"): every query parameter but `sign`, plus `body`
 //! holding the raw POST body, sorted by name in byte order, `name + value` concatenated, wrapped
 //! in the secret on both sides. The secret is only ever an input here; it is never returned.
 
 use md5::{Digest, Md5};
 
-/// The gateway's epoch, 1325347200: 2012-01-01 00:00:00 Beijing time (UTC+8; PROTOCOL.md calls
-/// it UTC, the number is what the gateway uses). `timestamp` = Unix seconds minus this.
+/// The gateway's epoch, 1325347200: 2012-01-01 00:00:00 Beijing time (UTC+8), which is
+/// 2011-12-31 16:00:00 UTC (docs/protocol.md, "timestamp"). `timestamp` = Unix seconds minus this.
 pub const GATEWAY_EPOCH: i64 = 1_325_347_200;
 
 /// Lowercase hex MD5 sign over `params` (without `sign`) and `body`.
@@ -40,7 +40,7 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    // Both vectors are PROTOCOL.md's, computed independently of this code.
+    // Both vectors are docs/protocol.md's, computed independently of this code.
     #[test]
     fn vector_1_quick_return() {
         let body = r#"[{"tid":"pos-6776312","return_warehouse_no":"pos","remark":"pos refundInfo remark"},[{"spec_no":"RRWDMS018040S","stockin_num":1,"remark":"POS 退货测试"}],false]"#;

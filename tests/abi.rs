@@ -137,7 +137,7 @@ fn committed_header_is_fresh() {
     let committed = std::fs::read_to_string(root().join("include/wdt.h")).unwrap();
     assert!(
         fresh == committed,
-        "include/wdt.h is stale: build without CI set (cargo build) and commit the regenerated header"
+        "include/wdt.h is stale: run `bash scripts/update-header.sh` (WDT_UPDATE_HEADER=1 cargo build) and commit it"
     );
 }
 
@@ -159,4 +159,76 @@ fn panic_becomes_internal_envelope() {
     let plain = d.client();
     let e = plain.call(r#"{"method":"wdt.test.panic","args":[]}"#);
     assert_eq!(kind(&e), "api", "{e}");
+}
+
+unsafe extern "C" fn collect_line(line: *const c_char, user_data: *mut std::ffi::c_void) {
+    let lines = &*(user_data as *const std::sync::Mutex<Vec<String>>);
+    let text = CStr::from_ptr(line).to_str().unwrap().to_owned();
+    lines.lock().unwrap().push(text);
+}
+
+#[test]
+fn log_callback_receives_lines_and_can_be_turned_off() {
+    let d = double();
+    let client = Client::new(&d.config(json!({"appsecret": "wrong:testsalt"}))).unwrap();
+    let lines = Box::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let user = &*lines as *const _ as *mut std::ffi::c_void;
+    assert_eq!(
+        unsafe { wdt_client_set_log_callback(client.0, Some(collect_line), user) },
+        0
+    );
+    let env = client.upload(&good_request("pos-6776312", json!(1)));
+    assert_eq!(env["error"]["status"], 1, "{env}");
+    assert_eq!(
+        unsafe { wdt_client_set_log_callback(client.0, None, ptr::null_mut()) },
+        0
+    );
+    client.upload(&good_request("pos-6776312", json!(1)));
+    let got = lines.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("attempt 1"), "{got:?}");
+    assert!(
+        !got[0].contains("wrong"),
+        "the secret reached the log: {got:?}"
+    );
+    assert_eq!(
+        unsafe { wdt_client_set_log_callback(ptr::null_mut(), Some(collect_line), user) },
+        -1
+    );
+}
+
+/// `wdt_client_free` while another thread is inside a call: the call finishes with its answer,
+/// the client goes away when it returns, and the freed pointer is refused afterwards.
+#[test]
+fn free_during_a_call_is_safe() {
+    let d = double();
+    d.fault(json!({"mode": "slow", "ms": 400, "count": 1}));
+    let client = d.client();
+    let raw = client.0 as usize;
+    std::mem::forget(client);
+    let caller = std::thread::spawn(move || {
+        let req = CString::new(good_request("pos-6776312", json!(1))).unwrap();
+        take(unsafe { wdt_smart_refund_upload(raw as *mut WdtClient, req.as_ptr()) })
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    unsafe { wdt_client_free(raw as *mut WdtClient) };
+    let env = caller.join().unwrap();
+    assert_eq!(env["ok"], true, "{env}");
+    // A double free and a use after free are caller errors the library notices.
+    unsafe { wdt_client_free(raw as *mut WdtClient) };
+    let req = CString::new(good_request("pos-6776312", json!(1))).unwrap();
+    let env = take(unsafe { wdt_smart_refund_upload(raw as *mut WdtClient, req.as_ptr()) });
+    assert_eq!(kind(&env), "invalid_argument", "{env}");
+    assert!(env["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not a live client"));
+    assert_eq!(d.requests(), 1);
+}
+
+#[test]
+fn freeing_the_version_string_is_ignored() {
+    unsafe { wdt_free_string(wdt_version() as *mut c_char) };
+    let v = unsafe { CStr::from_ptr(wdt_version()) }.to_str().unwrap();
+    assert_eq!(v, env!("CARGO_PKG_VERSION"));
 }

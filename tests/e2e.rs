@@ -161,11 +161,13 @@ fn chinese_text_survives_both_ways_and_paged_query_counts() {
         assert_eq!(client.upload(&good_request(tid, json!(1)))["ok"], true);
     }
 
+    let window = around_now();
     let query = |page_no: u64| {
         client.call(
             &json!({
                 "method": "wms.stockin.Refund.queryWithDetail",
-                "args": [{"start_time": "2020-01-01 00:00:00", "end_time": "2099-01-01 00:00:00"}],
+                // A day either side of now: the library refuses windows over 30 days.
+                "args": [{"start_time": window.0, "end_time": window.1}],
                 "pager": {"page_size": 2, "page_no": page_no, "calc_total": true}
             })
             .to_string(),
@@ -225,4 +227,14 @@ fn eight_threads_share_one_client() {
         1600,
         "each call went to the gateway exactly once"
     );
+}
+
+/// `yyyy-MM-dd HH:mm:ss` (UTC+8, the gateway's zone) a day before and a day after now.
+fn around_now() -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let fmt = |t: i64| wdt_mock::time::beijing_datetime(t);
+    (fmt(now - 86_400), fmt(now + 86_400))
 }

@@ -135,13 +135,18 @@ fn html_500_is_http_with_status() {
     assert_eq!(d.requests(), 1);
 }
 
+/// A non-2xx answer is never the gateway's refusal, even when its body is the gateway's JSON:
+/// `http` with the gateway's status kept, delivery unknown. (This test said `api` before; that
+/// rule let a till resend a return the gateway may have booked.)
 #[test]
-fn json_502_is_the_gateways_api_error() {
+fn json_502_is_http_of_unknown_delivery() {
     let d = double();
     d.fault(json!({"mode": "json502"}));
     let env = upload_once(&d, json!({}));
-    assert_eq!(kind(&env), "api", "{env}");
-    assert!(env["error"]["status"].as_i64().unwrap() > 0);
+    assert_eq!(kind(&env), "http", "{env}");
+    assert_eq!(env["error"]["http_status"], 502);
+    assert_eq!(env["error"]["status"], 99);
+    assert_eq!(env["error"]["delivery"], "unknown");
     assert!(!env["error"]["message"].as_str().unwrap().is_empty());
     assert_eq!(d.requests(), 1);
 }

@@ -82,7 +82,9 @@ fn invalid_requests_store_nothing_and_send_nothing() {
     let cases = [
         (json!({"request": bad_tid}), "request.refundInfo.tid"),
         (
-            json!({"request": {"refundInfo": {}}}),
+            json!({"request": {"refundInfo": {"return_warehouse_no": "pos", "remark": ""},
+                               "detailMapList": [{"spec_no": "A", "stockin_num": 1, "remark": ""}],
+                               "createPreStockin": false}}),
             "request.refundInfo.tid",
         ),
         (

@@ -12,12 +12,12 @@ use std::sync::OnceLock;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use wdt::error::Error;
 use wdt::ffi::{wdt_call, wdt_client_new, wdt_free_string, wdt_smart_refund_upload, WdtClient};
-use wdt::request::{self, generic, parse_object, smart_refund, Pager};
+use wdt::unstable::error::Error;
+use wdt::unstable::request::{self, generic, parse_object, smart_refund, Pager};
 
 // ---------------------------------------------------------------------------------------------
-// The envelope contract (ABI.md)
+// The envelope contract (docs/abi.md)
 
 const KINDS: &[&str] = &[
     "invalid_argument",

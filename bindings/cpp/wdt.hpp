@@ -12,6 +12,9 @@
 #define WDT_HPP_INCLUDED
 
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -33,21 +36,17 @@ struct ClientDeleter {
     void operator()(WdtClient *c) const noexcept { wdt_client_free(c); }
 };
 
-// Takes ownership of a string returned by the library and copies it out. The
-// unique_ptr is built before std::string, so the C string is freed even when the
-// copy throws std::bad_alloc. The ABI returns NULL only when the envelope itself
-// could not be allocated, which is exactly std::bad_alloc.
+// Takes ownership of a string returned by the library (never NULL: docs/abi.md)
+// and copies it out. The unique_ptr is built before std::string, so the C string
+// is freed even when the copy throws std::bad_alloc.
 inline std::string take_string(char *raw) {
     OwnedString owned(raw);
-    if (!owned) {
-        throw std::bad_alloc();
-    }
     return std::string(owned.get());
 }
 
 // A reader for the few envelope fields wdt::Error exposes. It is deliberately not a
 // JSON library: it reads the top level of a well-formed object, ignores members it
-// does not know (envelopes may gain fields, ABI.md) and gives up quietly on anything
+// does not know (envelopes may gain fields, docs/abi.md) and gives up quietly on anything
 // else, because Error must never fail to describe an error.
 class EnvelopeReader {
 public:
@@ -62,6 +61,21 @@ public:
             return out;
         }
         return std::string();
+    }
+
+    // Text of the number member `key` of the object at `obj` ("42"), or "" when the
+    // member is absent or not a number.
+    std::string number_member(std::size_t obj, const char *key) const {
+        std::size_t i = obj;
+        if (!find_member(i, key) || i >= s_.size()) {
+            return std::string();
+        }
+        const std::size_t start = i;
+        while (i < s_.size() && (s_[i] == '-' || s_[i] == '+' || s_[i] == '.' || s_[i] == 'e' ||
+                                 s_[i] == 'E' || (s_[i] >= '0' && s_[i] <= '9'))) {
+            ++i;
+        }
+        return s_.substr(start, i - start);
     }
 
     // Position of the object held by member `key` of the object at `obj`, or npos.
@@ -264,6 +278,8 @@ struct ErrorFields {
     std::string kind;
     std::string field;
     std::string message;
+    std::string delivery;
+    std::string hint;
 };
 
 inline std::shared_ptr<const ErrorFields> read_error(const std::string &envelope) {
@@ -277,6 +293,8 @@ inline std::shared_ptr<const ErrorFields> read_error(const std::string &envelope
             f->kind = r.string_member(err, "kind");
             f->field = r.string_member(err, "field");
             f->message = r.string_member(err, "message");
+            f->delivery = r.string_member(err, "delivery");
+            f->hint = r.string_member(err, "hint");
         }
     }
     return f;
@@ -288,7 +306,7 @@ inline std::shared_ptr<const ErrorFields> read_error(const std::string &envelope
 // "config") and by calls on a moved-from Client (kind "invalid_argument", the
 // library's own envelope for a NULL client). Calls on a live client do not throw
 // for gateway, network or argument errors: they return the envelope, since a till
-// has to branch on its kind anyway (ABI.md).
+// has to branch on its kind anyway (docs/abi.md).
 //
 // what() is error.message (e.g. for showing or logging); envelope() is the full
 // JSON, kept so that fields added in later versions are not lost.
@@ -297,11 +315,15 @@ public:
     explicit Error(const std::string &envelope) : Error(detail::read_error(envelope)) {}
 
     const std::string &envelope() const noexcept { return fields_->envelope; }
-    // "config", "invalid_argument", ... — the stable kind strings of ABI.md.
+    // "config", "invalid_argument", ... — the stable kind strings of docs/abi.md.
     const std::string &kind() const noexcept { return fields_->kind; }
     // JSON path of the offending input ("sid", "refundInfo.tid"), or "".
     const std::string &field() const noexcept { return fields_->field; }
     const std::string &message() const noexcept { return fields_->message; }
+    // "not_sent", "rejected" or "unknown" (docs/abi.md): whether a resend is safe.
+    const std::string &delivery() const noexcept { return fields_->delivery; }
+    // What to do about it, in Chinese (中文处理建议); "" when the envelope has none.
+    const std::string &hint() const noexcept { return fields_->hint; }
 
 private:
     // Fields live behind a shared_ptr so copying the exception (which the runtime
@@ -311,6 +333,21 @@ private:
 
     std::shared_ptr<const detail::ErrorFields> fields_;
 };
+
+namespace detail {
+
+// The library calls this with each log line; it must never let an exception
+// unwind into C, so a throwing sink loses that line instead of the process.
+inline void log_trampoline(const char *line, void *user_data) {
+    try {
+        const std::function<void(const std::string &)> *sink =
+            static_cast<const std::function<void(const std::string &)> *>(user_data);
+        (*sink)(std::string(line));
+    } catch (...) {
+    }
+}
+
+}  // namespace detail
 
 // A connection to the 旺店通 flagship open API: owns one WdtClient (and so one
 // connection pool). Move-only: copying would double-free the handle.
@@ -331,18 +368,20 @@ public:
         handle_.reset(raw);
         detail::OwnedString error(error_json);
         if (!handle_) {
-            if (!error) {
-                throw std::bad_alloc();
-            }
+            // On failure the library always fills error_json (docs/abi.md).
             throw Error(std::string(error.get()));
         }
     }
 
-    Client(Client &&other) noexcept : handle_(std::move(other.handle_)) {}
+    Client(Client &&other) noexcept
+        : log_(std::move(other.log_)), handle_(std::move(other.handle_)) {}
     Client &operator=(Client &&other) noexcept {
+        release();
+        log_ = std::move(other.log_);
         handle_ = std::move(other.handle_);
         return *this;
     }
+    ~Client() { release(); }
     Client(const Client &) = delete;
     Client &operator=(const Client &) = delete;
 
@@ -354,6 +393,51 @@ public:
     // Any flagship open API method ({"method", "args", "pager"}). Returns the envelope.
     std::string call(const std::string &request_json) const {
         return invoke(&wdt_call, request_json);
+    }
+
+    // Sends each log line (one per attempt: method, outcome, time, clock offset;
+    // never the secret) to `sink`, on the thread making the call; an empty
+    // std::function turns it off. The Client owns the sink. Throws wdt::Error on a
+    // moved-from Client.
+    void set_log_callback(const std::function<void(const std::string &)> &sink) {
+        if (!handle_) {
+            throw Error(detail::take_string(wdt_call(NULL, "{}")));
+        }
+        std::unique_ptr<std::function<void(const std::string &)> > next;
+        if (sink) {
+            next.reset(new std::function<void(const std::string &)>(sink));
+        }
+        // The library switches to the new sink before the old one is destroyed.
+        wdt_client_set_log_callback(handle_.get(), next ? &detail::log_trampoline : NULL,
+                                    next.get());
+        log_ = std::move(next);
+    }
+
+    // Walks every page of a paged query: calls `page` with each page's envelope
+    // (page_no 0, 1, ...) until total_count is covered, an error envelope was
+    // handed over, or `page` returns false. `args_json` is the method's argument
+    // list, e.g. [{"start_time":"...","end_time":"..."}]. Returns the total_count
+    // of the first page (-1 when it had none).
+    long for_each_page(const std::string &method, const std::string &args_json,
+                       int page_size, const std::function<bool(const std::string &)> &page) const {
+        long total = -1;
+        for (long page_no = 0;; ++page_no) {
+            const std::string request = "{\"method\":\"" + method + "\",\"args\":" + args_json +
+                                        ",\"pager\":{\"page_size\":" + to_text(page_size) +
+                                        ",\"page_no\":" + to_text(page_no) +
+                                        ",\"calc_total\":true}}";
+            const std::string envelope = call(request);
+            detail::EnvelopeReader r(envelope);
+            const std::size_t root = r.root();
+            const bool ok = root != std::string::npos && envelope.find("\"ok\":true") != std::string::npos;
+            if (ok && page_no == 0) {
+                const std::string t = r.number_member(root, "total_count");
+                total = t.empty() ? -1 : std::strtol(t.c_str(), NULL, 10);
+            }
+            if (!page(envelope) || !ok || total < 0 || (page_no + 1) * page_size >= total) {
+                return total;
+            }
+        }
     }
 
     // false once the client has been moved from.
@@ -371,17 +455,36 @@ public:
 private:
     typedef char *(*Entry)(WdtClient *, const char *);
 
+    static std::string to_text(long n) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%ld", n);
+        return std::string(buf);
+    }
+
+    // The sink must not be called after it is gone: turn it off first. A call
+    // still running on another thread keeps the native client alive until it
+    // returns (docs/abi.md), which is why the sink is switched off explicitly.
+    void release() noexcept {
+        if (handle_ && log_) {
+            wdt_client_set_log_callback(handle_.get(), NULL, NULL);
+        }
+        handle_.reset();
+        log_.reset();
+    }
+
     std::string invoke(Entry entry, const std::string &request_json) const {
         if (!handle_) {
             // A moved-from Client is a bug in the caller, so it throws instead of
             // returning an envelope a till could mistake for a failed refund. The
-            // envelope comes from the library's NULL-client rule (ABI.md), so C and
+            // envelope comes from the library's NULL-client rule (docs/abi.md), so C and
             // C++ callers see the same kind and field.
             throw Error(detail::take_string(entry(NULL, request_json.c_str())));
         }
         return detail::take_string(entry(handle_.get(), request_json.c_str()));
     }
 
+    // Declared before handle_: destroyed after it.
+    std::unique_ptr<std::function<void(const std::string &)> > log_;
     std::unique_ptr<WdtClient, detail::ClientDeleter> handle_;
 };
 

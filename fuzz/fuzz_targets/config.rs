@@ -12,9 +12,9 @@ use std::ptr;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::config::{Config, KEYS};
-use wdt::envelope;
-use wdt::error::Error;
+use wdt::unstable::config::{Config, KEYS};
+use wdt::unstable::envelope;
+use wdt::unstable::error::Error;
 use wdt::ffi::{wdt_client_free, wdt_client_new};
 
 use common::*;

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::envelope;
-use wdt::error::Error;
+use wdt::unstable::envelope;
+use wdt::unstable::error::Error;
 use wdt::ffi::{wdt_call, wdt_client_new, wdt_smart_refund_upload, WdtClient};
-use wdt::request::{self, Prepared};
+use wdt::unstable::request::{self, Prepared};
 
 use common::*;
 
@@ -137,7 +137,7 @@ fn check(env_text: &str, pure: Option<&Result<Prepared, Error>>, parsed: Option<
     }
 }
 
-/// ABI.md: the POST body is `[refundInfo, detailMapList, createPreStockin]`, values as written.
+/// docs/abi.md: the POST body is `[refundInfo, detailMapList, createPreStockin]`, values as written.
 fn check_smart_refund_body(p: &Prepared, parsed: Option<&Value>) {
     let req = parsed.expect("accepted input is JSON");
     let expected = format!(

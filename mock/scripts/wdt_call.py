@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sign and send one open-API call, as PROTOCOL.md describes, with nothing but
+"""Sign and send one open-API call, as docs/protocol.md describes, with nothing but
 the standard library. For poking at wdt-mock by hand, or for comparing your own
 signing with a known-good one (--print-sign). It only talks to loopback.
 
@@ -8,7 +8,7 @@ signing with a known-good one (--print-sign). It only talks to loopback.
 
   --page 50:0:1    page_size:page_no:calc_total for paged queries
   --ts-offset -200 shift the timestamp (seconds) to provoke status 7
-  --timestamp N    use this protocol timestamp (e.g. 465000000 for PROTOCOL.md's vectors)
+  --timestamp N    use this protocol timestamp (e.g. 465000000 for docs/protocol.md's vectors)
   --bad-sign       send a wrong sign to see the double's diagnostic log line
   --print-sign     only print the signed string (secret masked) and the sign
 """

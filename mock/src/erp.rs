@@ -366,8 +366,19 @@ impl Erp {
                 .ok_or_else(|| app_error(format!("Unparseable date: {s}")))
         };
         let (start, end) = (parse(start)?, parse(end)?);
-        // The real gateway also refuses windows over 30 days; the double does
-        // not, so shared test cases can use one wide window whatever today is.
+        // The API page (1.4): at most 30 days between start_time and end_time.
+        // libwdt checks the same before sending; the double keeps the rule so
+        // a client that skips the check meets the gateway's answer.
+        if end < start {
+            return Err(app_error("开始时间不能大于结束时间"));
+        }
+        // Calendar days (UTC+8): the API page's own example spans 2019-09-01 00:00:00 to
+        // 2019-10-01 23:59:59.
+        let day = |unix: i64| (unix + 8 * 3600).div_euclid(86_400);
+        if day(end) - day(start) > MAX_QUERY_WINDOW_DAYS {
+            return Err(app_error("您的查询时间过宽,查询时间不能大于30天"));
+        }
+        check_query_fields(params)?;
 
         let warehouse_no = text("warehouse_no");
         let stockin_no = text("stockin_no");
@@ -442,8 +453,10 @@ impl Erp {
                     if t < f {
                         return Err(app_error(format!("{from}不能大于{to}")));
                     }
-                    if t - f > 30 * 86_400 {
-                        return Err(app_error("请求时间最大跨度为30天"));
+                    // Calendar days, as for queryWithDetail (the same gateway rule).
+                    let day = |unix: i64| (unix + 8 * 3600).div_euclid(86_400);
+                    if day(t) - day(f) > MAX_QUERY_WINDOW_DAYS {
+                        return Err(app_error("您的查询时间过宽,查询时间不能大于30天"));
                     }
                     window = Some(match window {
                         Some((a, b)) => (a.max(f), b.min(t)),
@@ -512,6 +525,58 @@ impl Erp {
         }
         Ok(json!({"status": 0, "data": data}))
     }
+}
+
+/// The widest start_time..end_time window of wms.stockin.Refund.queryWithDetail, in calendar
+/// days between the two dates.
+pub const MAX_QUERY_WINDOW_DAYS: i64 = 30;
+
+/// The optional params of wms.stockin.Refund.queryWithDetail (its API page,
+/// 3.3): strings with their length limits (UTF-16 units), `time_type` an
+/// integer, the flags booleans (0/1 accepted, as the page documents for some).
+fn check_query_fields(params: &Map<String, Value>) -> Result<(), ApiError> {
+    const TEXT: &[(&str, usize)] = &[
+        ("warehouse_no", 40),
+        ("stockin_no", 20),
+        ("refund_no", 40),
+        ("shop_nos", 255),
+        ("status", 255),
+        ("start_time", 40),
+        ("end_time", 40),
+    ];
+    const FLAGS: &[&str] = &[
+        "is_slave",
+        "need_sn",
+        "need_summary",
+        "need_gov_subsidy_info",
+    ];
+    for (key, max) in TEXT {
+        match params.get(*key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                let len = s.encode_utf16().count();
+                if len > *max {
+                    return Err(app_error(format!("{key}长度不能超过{max}(当前{len})")));
+                }
+            }
+            Some(_) => return Err(type_mismatch()),
+        }
+    }
+    match params.get("time_type") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(n)) if n.is_i64() => {}
+        // Java reads "1" for an Int as 1.
+        Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => {}
+        Some(_) => return Err(type_mismatch()),
+    }
+    for key in FLAGS {
+        match params.get(*key) {
+            None | Some(Value::Null) | Some(Value::Bool(_)) => {}
+            Some(Value::Number(n)) if matches!(n.as_u64(), Some(0 | 1)) => {}
+            Some(_) => return Err(type_mismatch()),
+        }
+    }
+    Ok(())
 }
 
 /// A required string field with the API page's length limit, counted in
@@ -883,8 +948,12 @@ mod tests {
         for _ in 0..3 {
             refund(&mut e, cn).unwrap();
         }
-        let window =
-            args(r#"[{"start_time":"2024-01-01 00:00:00","end_time":"2099-01-01 00:00:00"}]"#);
+        // refund() stamps 1_795_000_000 s; a window of a few days around it.
+        let window = args(&format!(
+            r#"[{{"start_time":"{}","end_time":"{}"}}]"#,
+            time::beijing_datetime(1_795_000_000 - 86_400),
+            time::beijing_datetime(1_795_000_000 + 86_400)
+        ));
         let first = e.query_refund_stockins(&window, &pager(2, 0)).unwrap();
         assert_eq!(first["data"]["total_count"], 3);
         assert_eq!(first["data"]["order"].as_array().unwrap().len(), 2);
@@ -932,6 +1001,53 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err, (100, "Unparseable date: 2024/01/01".into()));
+    }
+
+    #[test]
+    fn query_window_and_field_rules() {
+        let e = erp();
+        let q = |body: &str| e.query_refund_stockins(&args(body), &pager(1, 0));
+        // 30 calendar days passes to the end of the last day (the page's own example); the
+        // 31st day does not.
+        assert!(
+            q(r#"[{"start_time":"2019-09-01 00:00:00","end_time":"2019-10-01 23:59:59"}]"#).is_ok()
+        );
+        assert_eq!(
+            q(r#"[{"start_time":"2024-02-01 23:59:59","end_time":"2024-03-03 00:00:00"}]"#)
+                .unwrap_err(),
+            (100, "您的查询时间过宽,查询时间不能大于30天".into())
+        );
+        assert_eq!(
+            q(r#"[{"start_time":"2024-01-02 00:00:00","end_time":"2024-01-01 00:00:00"}]"#)
+                .unwrap_err(),
+            (100, "开始时间不能大于结束时间".into())
+        );
+        let w = r#""start_time":"2024-01-01 00:00:00","end_time":"2024-01-02 00:00:00""#;
+        assert_eq!(
+            q(&format!(r#"[{{{w},"stockin_no":"{}"}}]"#, "R".repeat(21))).unwrap_err(),
+            (100, "stockin_no长度不能超过20(当前21)".into())
+        );
+        assert!(q(&format!(r#"[{{{w},"stockin_no":"{}"}}]"#, "R".repeat(20))).is_ok());
+        assert_eq!(
+            q(&format!(
+                r#"[{{{w},"warehouse_no":"{}"}}]"#,
+                "😀".repeat(21)
+            ))
+            .unwrap_err(),
+            (100, "warehouse_no长度不能超过40(当前42)".into())
+        );
+        assert_eq!(
+            q(&format!(r#"[{{{w},"time_type":"x"}}]"#)).unwrap_err(),
+            type_mismatch()
+        );
+        assert_eq!(
+            q(&format!(r#"[{{{w},"need_sn":"yes"}}]"#)).unwrap_err(),
+            type_mismatch()
+        );
+        assert!(q(&format!(
+            r#"[{{{w},"need_sn":true,"time_type":1,"is_slave":0}}]"#
+        ))
+        .is_ok());
     }
 
     #[test]

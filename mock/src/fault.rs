@@ -43,6 +43,12 @@ pub enum Mode {
     /// Process and answer, then close the connection although the answer
     /// promised keep-alive: a pooled connection that has gone stale.
     CloseIdle,
+    /// Process (the stock-in is created), then answer HTTP 500 with the JSON a
+    /// Java web stack writes when it fails after the business code ran.
+    Applied500Json,
+    /// Process (the stock-in is created), then answer 200 with gateway status
+    /// `status` (5 数据库错误, 99 其他错误, 4…) instead of the result.
+    AppliedStatus { status: i64 },
     /// Process the request, then say nothing for `ms` (or until the client
     /// hangs up) and close: "applied, then the answer timed out".
     HangAfter { ms: u64 },
@@ -68,6 +74,8 @@ impl Mode {
             Mode::Concurrency => "concurrency",
             Mode::Skew { .. } => "skew",
             Mode::CloseIdle => "close_idle",
+            Mode::Applied500Json => "applied_500json",
+            Mode::AppliedStatus { .. } => "applied_status",
             Mode::HangAfter { .. } => "hang_after",
             Mode::Late { .. } => "late",
         }
@@ -79,6 +87,7 @@ impl Mode {
             Mode::Slow { ms } | Mode::HangAfter { ms } | Mode::Late { ms } => v["ms"] = json!(ms),
             Mode::Oversized { bytes } => v["bytes"] = json!(bytes),
             Mode::Skew { seconds } => v["seconds"] = json!(seconds),
+            Mode::AppliedStatus { status } => v["arg"] = json!(status),
             _ => {}
         }
         v
@@ -114,6 +123,10 @@ impl Mode {
                 seconds: arg.ok_or("fault skew needs seconds, e.g. skew:300")?,
             }),
             "close_idle" => no_arg(Mode::CloseIdle),
+            "applied_500json" => no_arg(Mode::Applied500Json),
+            "applied_status" => Ok(Mode::AppliedStatus {
+                status: arg.unwrap_or(5),
+            }),
             "hang_after" => Ok(Mode::HangAfter {
                 ms: arg.map_or(Ok(DEFAULT_HANG_MS), non_negative)?,
             }),
@@ -128,7 +141,7 @@ impl Mode {
     }
 }
 
-pub const MODE_NAMES: [&str; 16] = [
+pub const MODE_NAMES: [&str; 18] = [
     "drop",
     "drop_after",
     "reset",
@@ -143,6 +156,8 @@ pub const MODE_NAMES: [&str; 16] = [
     "concurrency",
     "skew",
     "close_idle",
+    "applied_500json",
+    "applied_status",
     "hang_after",
     "late",
 ];

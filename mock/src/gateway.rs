@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn query_is_paged_only() {
         let e = erp();
-        let body = r#"[{"start_time":"2024-01-01 00:00:00","end_time":"2099-01-01 00:00:00"}]"#;
+        let body = r#"[{"start_time":"2024-01-01 00:00:00","end_time":"2024-01-31 00:00:00"}]"#;
         let out = call(&e, REFUND_QUERY, "", body, |_| {});
         assert_eq!(
             out.reply["message"],

@@ -29,6 +29,7 @@ usage: wdt-mock [options]
 
 fault modes: drop, drop_after, reset, reset_after, slow:MS, html200, html500, json502,
   truncated, oversized:BYTES, ratelimit, concurrency, skew:SECONDS, close_idle,
+  applied_500json, applied_status:STATUS (processed, then a bad answer),
   hang_after:MS (processed, then no answer), late:MS (processed after MS), none
 
 On start one line goes to stdout: `wdt-mock listening on http://127.0.0.1:PORT/openapi`.

@@ -350,6 +350,31 @@ fn openapi(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
             ));
             send_padded(stream, skew, &body, bytes, close)
         }
+        Some(Mode::Applied500Json) => {
+            log(format!(
+                "{tag} -> 500 fault applied_500json: processed ({what}), answered a Java error page"
+            ));
+            let page = serde_json::json!({
+                "timestamp": "2026-11-30T10:00:00.000+00:00",
+                "status": 500,
+                "error": "Internal Server Error",
+                "path": "/openapi",
+            })
+            .to_string();
+            send(stream, skew, 500, JSON, page.as_bytes(), close)
+        }
+        Some(Mode::AppliedStatus { status }) => {
+            let message = match status {
+                4 | 5 => "数据库错误",
+                99 => "其他错误",
+                _ => "应用错误",
+            };
+            log(format!(
+                "{tag} -> 200 fault applied_status:{status}: processed ({what}), answered {message}"
+            ));
+            let reply = gateway_error(status, message).to_string();
+            send(stream, skew, 200, JSON, reply.as_bytes(), close)
+        }
         Some(Mode::CloseIdle) => {
             log(format!(
                 "{tag} -> 200 {what} (fault close_idle: closing after the answer)"

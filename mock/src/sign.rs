@@ -1,4 +1,4 @@
-//! The gateway's request signature, written from PROTOCOL.md alone.
+//! The gateway's request signature, written from docs/protocol.md alone.
 //! It deliberately shares no code with the libwdt crate: a double that reused
 //! the client's signer would agree with the client's bugs instead of catching them.
 

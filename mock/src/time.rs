@@ -4,9 +4,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The protocol's epoch. PROTOCOL.md calls it 2012-01-01 00:00:00 UTC, but
-/// 1325347200 is that moment in Beijing (2011-12-31 16:00:00 UTC); only the
-/// number matters on the wire.
+/// The protocol's epoch (docs/protocol.md, "timestamp"): 1325347200 is
+/// 2012-01-01 00:00:00 in Beijing (2011-12-31 16:00:00 UTC); only the number
+/// matters on the wire.
 pub const WDT_EPOCH: i64 = 1_325_347_200;
 
 const BEIJING_OFFSET: i64 = 8 * 3600;

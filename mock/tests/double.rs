@@ -234,7 +234,14 @@ fn quick_return_query_and_stats() {
     let r = call(&m, &target(QUICK_RETURN, "", cn, 0, "testsecret"), cn);
     assert_eq!(r.json()["data"]["stockin_id"], 1001);
 
-    let q = r#"[{"start_time":"2024-01-01 00:00:00","end_time":"2099-01-01 00:00:00"}]"#;
+    // The double refuses windows over 30 days, as the gateway does: a day either side of now.
+    let now = wdt_mock::time::host_now_ms().div_euclid(1000);
+    let q = format!(
+        r#"[{{"start_time":"{}","end_time":"{}"}}]"#,
+        wdt_mock::time::beijing_datetime(now - 86_400),
+        wdt_mock::time::beijing_datetime(now + 86_400)
+    );
+    let q = q.as_str();
     let r = call(
         &m,
         &target(

@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     envelope("call.json",
              wdt_call(client, "{\"method\": \"wms.stockin.Refund.queryWithDetail\", \"args\":"
                               " [{\"start_time\": \"2024-01-01 00:00:00\","
-                              " \"end_time\": \"2099-01-01 00:00:00\"}],"
+                              " \"end_time\": \"2024-01-31 00:00:00\"}],"
                               " \"pager\": {\"page_size\": 50, \"page_no\": 0, \"calc_total\": true}}"));
     wdt_client_free(client);
 

@@ -1,21 +1,24 @@
 //! Every exported function and every raw pointer of the library lives here.
 //!
-//! Panic policy (after rustls-ffi): each entry point runs inside `guard`, so a panic becomes an
-//! `internal` envelope (or a no-op for the free functions) instead of unwinding into the host,
-//! which would abort the POS till. Pointers are checked for NULL and UTF-8 through `text` before
-//! any use. Strings handed out are `char *` allocated by this library (CString) and must come
-//! back through `wdt_free_string`; nothing else may free them.
+//! Panic policy (after rustls-ffi): every entry point, the free functions included, runs inside
+//! `guard`, so a panic becomes an `internal` envelope (or the function's failure value, see
+//! `OnPanic`) instead of unwinding into the host, which would abort the POS till. Pointers are
+//! checked for NULL and UTF-8 through `text` before any use. Strings handed out are `char *`
+//! allocated by this library (CString) and must come back through `wdt_free_string`; nothing
+//! else may free them. The contract is docs/abi.md.
 #![allow(unsafe_code)] // the C ABI: raw pointers in and out, checked at the edge
 
 use std::cell::Cell;
-use std::ffi::{c_char, CStr, CString};
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
+use std::sync::{Arc, Once, RwLock};
 
 use crate::client::Client;
 use crate::dispatch;
 use crate::envelope;
 use crate::error::Error;
+use crate::validate::Input;
 
 mod outbox;
 pub use outbox::*;
@@ -23,7 +26,54 @@ pub use outbox::*;
 /// An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
 /// One client may be used from many threads at once; it holds its own connection pool.
 pub struct WdtClient {
-    inner: Client,
+    /// Never read: the handle's address is the key of its client in `LIVE`. The byte makes
+    /// every handle a distinct allocation.
+    _tag: u8,
+}
+
+/// Every live handle and its client. A call looks its handle up and holds its own reference to
+/// the client, so `wdt_client_free` while another thread is inside a call only drops the
+/// handle: the client is released when the last call returns. A freed or foreign pointer is
+/// simply not found (an error envelope, a log line on free) instead of memory being touched.
+static LIVE: RwLock<Option<HashMap<usize, Arc<Client>>>> = RwLock::new(None);
+
+fn lookup(handle: *const WdtClient) -> Option<Arc<Client>> {
+    if handle.is_null() {
+        return None;
+    }
+    let live = LIVE.read().unwrap_or_else(|p| p.into_inner());
+    live.as_ref()?.get(&(handle as usize)).cloned()
+}
+
+fn register(client: Client) -> *mut WdtClient {
+    let handle = Box::into_raw(Box::new(WdtClient { _tag: 0 }));
+    let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
+    live.get_or_insert_with(HashMap::new)
+        .insert(handle as usize, Arc::new(client));
+    handle
+}
+
+/// Takes a handle out of `LIVE`; None when it is not a live handle (freed twice, or not ours).
+fn unregister(handle: *mut WdtClient) -> Option<Arc<Client>> {
+    let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
+    live.as_mut()?.remove(&(handle as usize))
+}
+
+/// The live client behind a handle, or the error envelope's reason.
+fn live(handle: *const WdtClient) -> Result<Arc<Client>, Error> {
+    lookup(handle).ok_or_else(|| {
+        Error::invalid(if handle.is_null() {
+            "client is NULL"
+        } else {
+            "client is not a live client (already freed with wdt_client_free?)"
+        })
+    })
+}
+
+/// The one line the library writes unasked: a caller's memory error that it caught instead of
+/// crashing, which nobody would see otherwise.
+fn misuse(what: &str) {
+    crate::log::to_stderr(&format!("wdt: ignored {what}"));
 }
 
 static VERSION: &[u8] = concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes();
@@ -49,70 +99,100 @@ fn quiet_panics() {
     });
 }
 
-fn guard(f: impl FnOnce() -> String) -> *mut c_char {
+/// What an export returns when its body panicked (after rustls-ffi's `PanicOrDefault`): an
+/// `internal` envelope for the functions that answer with one, the failure value for the rest.
+pub(crate) trait OnPanic {
+    fn on_panic(what: String) -> Self;
+}
+
+impl OnPanic for *mut c_char {
+    fn on_panic(what: String) -> Self {
+        into_c(envelope::error(&Error::Internal { message: what }))
+    }
+}
+
+impl<T> OnPanic for Result<T, Error> {
+    fn on_panic(what: String) -> Self {
+        Err(Error::Internal { message: what })
+    }
+}
+
+impl OnPanic for () {
+    fn on_panic(_: String) -> Self {}
+}
+
+impl OnPanic for c_int {
+    fn on_panic(_: String) -> Self {
+        -1
+    }
+}
+
+/// The panic boundary: every export's body runs in here, so no panic unwinds into the host
+/// (which would abort the POS till).
+pub(crate) fn guard<T: OnPanic>(f: impl FnOnce() -> T) -> T {
     quiet_panics();
     let outer = IN_GUARD.with(|g| g.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));
     IN_GUARD.with(|g| g.set(outer));
-    let text = result.unwrap_or_else(|payload| {
+    result.unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        envelope::error(&Error::Internal {
-            message: format!("internal: caught panic: {what}"),
+        T::on_panic(format!("caught panic: {what}"))
+    })
+}
+
+/// For exports that answer with an envelope: the body's error becomes the error envelope.
+pub(crate) fn respond(f: impl FnOnce() -> Result<String, Error>) -> *mut c_char {
+    guard(|| {
+        into_c(match f() {
+            Ok(envelope) => envelope,
+            Err(e) => envelope::error(&e),
         })
-    });
-    into_c(text)
+    })
 }
 
-/// Hands a string to C. Envelopes are JSON, whose serialiser escapes NUL, so the fallback
-/// never fires in practice; it keeps the "never NULL" promise without an unwrap.
-fn into_c(text: String) -> *mut c_char {
-    match CString::new(text) {
-        Ok(c) => c.into_raw(),
-        Err(e) => {
-            let mut bytes = e.into_vec();
-            bytes.retain(|b| *b != 0);
-            CString::new(bytes).map_or(std::ptr::null_mut(), CString::into_raw)
-        }
-    }
+/// Hands a string to C. Envelopes are JSON, whose serialiser escapes NUL, so a NUL can only be
+/// dropped here, never cut the string short.
+pub(crate) fn into_c(text: String) -> *mut c_char {
+    let mut bytes = text.into_bytes();
+    bytes.retain(|b| *b != 0);
+    // No NUL is left, so this is the success path of CString::new.
+    CString::new(bytes).map_or(std::ptr::null_mut(), CString::into_raw)
 }
 
-/// Borrows a C string as UTF-8, or says which argument is wrong.
+/// Borrows a C string as UTF-8, or says which argument is wrong (`input` chooses the kind).
 ///
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives the call.
-unsafe fn text<'a>(ptr: *const c_char, what: &str, config: bool) -> Result<&'a str, Error> {
-    let err = |msg: String| {
-        if config {
-            Error::config("", msg)
-        } else {
-            Error::invalid("", msg)
-        }
+pub(crate) unsafe fn text<'a>(
+    ptr: *const c_char,
+    what: &str,
+    input: Input,
+) -> Result<&'a str, Error> {
+    let unnamed = |message: String| match input {
+        Input::Request => Error::invalid(message),
+        Input::Config => Error::config(message),
     };
     if ptr.is_null() {
-        return Err(err(format!(
-            "{}: {what} is NULL",
-            if config { "config" } else { "invalid argument" }
-        )));
+        return Err(unnamed(format!("{what} is NULL")));
     }
     CStr::from_ptr(ptr).to_str().map_err(|e| {
-        err(format!(
-            "{}: {what} is not valid UTF-8 (byte {})",
-            if config { "config" } else { "invalid argument" },
+        unnamed(format!(
+            "{what} is not valid UTF-8 (byte {})",
             e.valid_up_to()
         ))
     })
 }
 
-/// Creates a client from a JSON config (UTF-8, NUL-terminated), see the README for its keys.
+/// Creates a client from a JSON config (UTF-8, NUL-terminated; keys in docs/abi.md).
 ///
 /// Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an error
-/// envelope (kind "config") that the caller must release with `wdt_free_string`. On success
-/// `*error_json` is set to NULL. The returned client is owned by the caller and must be released
-/// exactly once with `wdt_client_free`. May be called from any thread.
+/// envelope (kind "config", or "internal") that the caller must release with `wdt_free_string`.
+/// On success `*error_json` is set to NULL. The returned client is owned by the caller and must
+/// be released with `wdt_client_free`. May be called from any thread.
 ///
 /// # Safety
 /// `config_json` is NULL or a NUL-terminated string; `error_json` is NULL or points to a
@@ -122,52 +202,52 @@ pub unsafe extern "C" fn wdt_client_new(
     config_json: *const c_char,
     error_json: *mut *mut c_char,
 ) -> *mut WdtClient {
-    if !error_json.is_null() {
-        *error_json = std::ptr::null_mut();
+    let made = guard(|| {
+        let config = text(config_json, "config_json", Input::Config)?;
+        dispatch::client_new(config).map(register)
+    });
+    guard(|| {
+        let (client, error) = match made {
+            Ok(client) => (client, std::ptr::null_mut()),
+            Err(e) => (std::ptr::null_mut(), into_c(envelope::error(&e))),
+        };
+        if error_json.is_null() {
+            wdt_free_string(error);
+        } else {
+            *error_json = error;
+        }
+        client
+    })
+}
+
+impl OnPanic for *mut WdtClient {
+    fn on_panic(_: String) -> Self {
+        std::ptr::null_mut()
     }
-    let mut client: *mut WdtClient = std::ptr::null_mut();
-    let out = &mut client;
-    let err = guard(
-        || match dispatch::client_new(text(config_json, "config_json", true)) {
-            Ok(inner) => {
-                *out = Box::into_raw(Box::new(WdtClient { inner }));
-                String::new()
-            }
-            Err(envelope) => envelope,
-        },
-    );
-    if client.is_null() && !error_json.is_null() {
-        *error_json = err;
-    } else {
-        wdt_free_string(err);
-    }
-    client
 }
 
 /// 快速退货: sends a quick return (`wms.stockin.SmartRefund.upload`) described by
 /// `request_json` (UTF-8, NUL-terminated): `{"refundInfo":{...},"detailMapList":[...],
 /// "createPreStockin":false}`.
 ///
-/// Returns a response envelope that the caller owns and must release exactly once with
-/// `wdt_free_string`; NULL only when memory for the envelope itself cannot be allocated.
-/// A NULL client or request, invalid UTF-8 or invalid JSON gives an `invalid_argument`
-/// envelope and sends nothing. Blocks until the answer (at most about `timeout_ms`).
-/// Thread-safe: many threads may use the same client at once, but not while (or after)
-/// another thread calls `wdt_client_free` on it.
+/// Returns a response envelope, never NULL, that the caller owns and must release exactly once
+/// with `wdt_free_string`. A NULL or freed client, a NULL request, invalid UTF-8 or invalid JSON
+/// gives an `invalid_argument` envelope and sends nothing. Blocks until the answer (at most
+/// about `timeout_ms`). Thread-safe: many threads may use the same client at once; a call
+/// still running when another thread frees the client finishes normally.
 ///
 /// # Safety
-/// `client` is NULL or a live client from `wdt_client_new`; `request_json` is NULL or a
+/// `client` is NULL or a client from `wdt_client_new`; `request_json` is NULL or a
 /// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_smart_refund_upload(
     client: *mut WdtClient,
     request_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match client.as_ref() {
-        None => envelope::error(&Error::invalid("", "invalid argument: client is NULL")),
-        Some(c) => {
-            dispatch::smart_refund_upload(&c.inner, text(request_json, "request_json", false))
-        }
+    respond(|| {
+        let client = live(client)?;
+        let request = text(request_json, "request_json", Input::Request)?;
+        Ok(dispatch::smart_refund_upload(&client, request))
     })
 }
 
@@ -175,8 +255,8 @@ pub unsafe extern "C" fn wdt_smart_refund_upload(
 /// `{"method":"...","args":[...],"pager":{"page_size":50,"page_no":0,"calc_total":true}}`
 /// (`pager` optional). `args` is sent as the POST body.
 ///
-/// Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope is
-/// released with `wdt_free_string`.
+/// Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope,
+/// never NULL, is released with `wdt_free_string`.
 ///
 /// # Safety
 /// As for `wdt_smart_refund_upload`.
@@ -185,25 +265,93 @@ pub unsafe extern "C" fn wdt_call(
     client: *mut WdtClient,
     request_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match client.as_ref() {
-        None => envelope::error(&Error::invalid("", "invalid argument: client is NULL")),
-        Some(c) => dispatch::call(&c.inner, text(request_json, "request_json", false)),
+    respond(|| {
+        let client = live(client)?;
+        let request = text(request_json, "request_json", Input::Request)?;
+        Ok(dispatch::call(&client, request))
     })
 }
 
-/// Releases a client and its connections. NULL is a no-op. The client must not be in use by
-/// another thread, and must not be used or freed again afterwards.
+/// Releases a client. NULL is a no-op. This must be the caller's last use of the pointer.
+/// A call already running on another thread finishes normally: the client and its connections
+/// are released when the last such call returns. Freeing a client twice is a caller error; the
+/// library notices it (a line on stderr) and does nothing, but do not rely on that.
 ///
 /// # Safety
-/// `client` is NULL or a client from `wdt_client_new` not freed before.
+/// `client` is NULL or a client from `wdt_client_new`.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_client_free(client: *mut WdtClient) {
     if client.is_null() {
         return;
     }
-    let owned = Box::from_raw(client);
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    guard(|| match unregister(client) {
+        Some(inner) => {
+            drop(inner);
+            // SAFETY: the handle was in LIVE, so it came from Box::into_raw in `register` and,
+            // having just left LIVE, is freed exactly once.
+            drop(Box::from_raw(client));
+        }
+        None => misuse("wdt_client_free on a pointer that is not a live client (freed twice?)"),
+    })
 }
+
+/// A function that receives the client's log lines: one line per attempt (method, outcome,
+/// time taken, clock offset) and notes such as an ignored clock skew. `line` is UTF-8,
+/// NUL-terminated, owned by the library and valid only during the call; it never contains the
+/// secret half of `appsecret`. It is called on the thread that makes the call, so it must be
+/// quick, must not unwind or throw, and must not free this client.
+pub type WdtLogCallback = Option<unsafe extern "C" fn(line: *const c_char, user_data: *mut c_void)>;
+
+/// Sends this client's log lines to `callback` (with `user_data` passed back untouched), in
+/// addition to stderr when the config says `"log": true`. A NULL `callback` turns it off.
+/// The caller keeps `user_data` (and, in a managed language, the callback itself) alive until
+/// the callback is turned off or the client is freed. Returns 0, or -1 when `client` is not a
+/// live client. Thread-safe.
+///
+/// # Safety
+/// `client` is NULL or a client from `wdt_client_new`; `callback` is NULL or a function that
+/// may be called with `user_data` from any thread that uses the client.
+#[no_mangle]
+pub unsafe extern "C" fn wdt_client_set_log_callback(
+    client: *mut WdtClient,
+    callback: WdtLogCallback,
+    user_data: *mut c_void,
+) -> c_int {
+    guard(|| {
+        let Some(c) = lookup(client) else { return -1 };
+        let sink = callback.map(|f| {
+            let user_data = UserData(user_data);
+            let sink: crate::client::LogSink = Arc::new(move |line: &str| {
+                // A line with a NUL cannot be passed whole to C; it never has one, but cut there.
+                let line = line.split('\0').next().unwrap_or_default();
+                if let Ok(text) = CString::new(line) {
+                    // SAFETY: the caller promised `f` may be called with its user_data from
+                    // any thread using the client; `text` lives across the call.
+                    unsafe { f(text.as_ptr(), user_data.get()) }
+                }
+            });
+            sink
+        });
+        c.set_log_callback(sink);
+        0
+    })
+}
+
+/// The caller's `user_data`, handed back untouched. The caller promised the callback may be
+/// called with it from any thread, which is what makes sending it across threads sound.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+
+impl UserData {
+    fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
+// SAFETY: see `UserData`: the library never dereferences the pointer, it only passes it back.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
 
 /// Releases a string returned by this library (an envelope or `*error_json`). NULL is a no-op.
 /// Only for strings from this library, each exactly once; never for `wdt_version()`.
@@ -215,8 +363,13 @@ pub unsafe extern "C" fn wdt_free_string(s: *mut c_char) {
     if s.is_null() {
         return;
     }
-    let owned = CString::from_raw(s);
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    // The static version string is the one pointer from this library that must not come back;
+    // that mistake is cheap to recognise.
+    if std::ptr::eq(s.cast_const(), VERSION.as_ptr().cast()) {
+        misuse("wdt_free_string(wdt_version()): the version string is static");
+        return;
+    }
+    guard(|| drop(CString::from_raw(s)))
 }
 
 /// The library version, e.g. "0.1.0". A static string: never free it. Thread-safe.

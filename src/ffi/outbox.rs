@@ -3,22 +3,17 @@
 //! caller releases with `wdt_free_string`.
 
 use std::ffi::c_char;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::{guard, text, wdt_free_string};
-use crate::envelope;
+use super::{guard, into_c, text, wdt_free_string, OnPanic};
 use crate::error::Error;
-use crate::outbox::{self, Handle};
+use crate::outbox::{self, Fail, Handle};
+use crate::validate::Input;
 
 /// An opaque outbox handle: a local SQLite file of quick returns plus its own client. Open it
 /// with `wdt_outbox_open`, release it with `wdt_outbox_close`. One handle may be used from many
 /// threads at once; several processes may open the same file.
 pub struct WdtOutbox {
     inner: Handle,
-}
-
-fn null_outbox() -> String {
-    envelope::error(&Error::invalid("", "invalid argument: outbox is NULL"))
 }
 
 /// Opens (creating if missing) the outbox file named by `options_json`
@@ -40,30 +35,56 @@ pub unsafe extern "C" fn wdt_outbox_open(
     options_json: *const c_char,
     error_json: *mut *mut c_char,
 ) -> *mut WdtOutbox {
-    if !error_json.is_null() {
-        *error_json = std::ptr::null_mut();
-    }
-    let mut handle: *mut WdtOutbox = std::ptr::null_mut();
-    let out = &mut handle;
-    let err = guard(|| {
-        let opened = text(client_config_json, "client_config_json", true)
-            .and_then(|c| text(options_json, "options_json", true).map(|o| (c, o)))
-            .map_err(outbox::Fail::Lib)
-            .and_then(|(c, o)| Handle::open(c, o));
-        match opened {
-            Ok(inner) => {
-                *out = Box::into_raw(Box::new(WdtOutbox { inner }));
-                String::new()
-            }
-            Err(f) => f.envelope(),
-        }
+    let opened: Result<Handle, Fail> = guard(|| {
+        let config = text(client_config_json, "client_config_json", Input::Config)?;
+        let options = text(options_json, "options_json", Input::Config)?;
+        Handle::open(config, options)
     });
-    if handle.is_null() && !error_json.is_null() {
-        *error_json = err;
-    } else {
-        wdt_free_string(err);
+    guard(|| {
+        let (handle, error) = match opened {
+            Ok(inner) => (
+                Box::into_raw(Box::new(WdtOutbox { inner })),
+                std::ptr::null_mut(),
+            ),
+            Err(f) => (std::ptr::null_mut(), into_c(f.envelope())),
+        };
+        if error_json.is_null() {
+            wdt_free_string(error);
+        } else {
+            *error_json = error;
+        }
+        handle
+    })
+}
+
+impl OnPanic for *mut WdtOutbox {
+    fn on_panic(_: String) -> Self {
+        std::ptr::null_mut()
     }
-    handle
+}
+
+impl<T> OnPanic for Result<T, Fail> {
+    fn on_panic(what: String) -> Self {
+        Err(Fail::Lib(Error::Internal { message: what }))
+    }
+}
+
+/// Runs an outbox call inside the panic boundary: its data in an `ok` envelope, or its error's.
+fn answer(f: impl FnOnce() -> Result<serde_json::Value, Fail>) -> *mut c_char {
+    guard(|| {
+        into_c(match f() {
+            Ok(data) => outbox::ok(data),
+            Err(e) => e.envelope(),
+        })
+    })
+}
+
+/// The live outbox behind a handle, or `invalid_argument`.
+unsafe fn live<'a>(outbox: *mut WdtOutbox) -> Result<&'a Handle, Fail> {
+    outbox
+        .as_ref()
+        .map(|o| &o.inner)
+        .ok_or_else(|| Fail::Lib(Error::invalid("outbox is NULL")))
 }
 
 /// Stores one quick return durably, then (unless `"defer": true`) tries to deliver it now,
@@ -85,15 +106,10 @@ pub unsafe extern "C" fn wdt_outbox_submit(
     outbox: *mut WdtOutbox,
     submit_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match outbox.as_ref() {
-        None => null_outbox(),
-        Some(o) => match text(submit_json, "submit_json", false)
-            .map_err(outbox::Fail::Lib)
-            .and_then(|s| o.inner.outbox.submit(s))
-        {
-            Ok(entry) => outbox::ok(entry),
-            Err(f) => f.envelope(),
-        },
+    answer(|| {
+        let o = live(outbox)?;
+        let s = text(submit_json, "submit_json", Input::Request)?;
+        o.outbox.submit(s)
     })
 }
 
@@ -105,15 +121,10 @@ pub unsafe extern "C" fn wdt_outbox_submit(
 /// `outbox` is NULL or a live handle; `id` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_outbox_get(outbox: *mut WdtOutbox, id: *const c_char) -> *mut c_char {
-    guard(|| match outbox.as_ref() {
-        None => null_outbox(),
-        Some(o) => match text(id, "id", false)
-            .map_err(outbox::Fail::Lib)
-            .and_then(|i| o.inner.outbox.get(i))
-        {
-            Ok(entry) => outbox::ok(entry),
-            Err(f) => f.envelope(),
-        },
+    answer(|| {
+        let o = live(outbox)?;
+        let i = text(id, "id", Input::Request)?;
+        o.outbox.get(i)
     })
 }
 
@@ -129,22 +140,14 @@ pub unsafe extern "C" fn wdt_outbox_list(
     outbox: *mut WdtOutbox,
     filter_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match outbox.as_ref() {
-        None => null_outbox(),
-        Some(o) => {
-            let filter = if filter_json.is_null() {
-                Ok(None)
-            } else {
-                text(filter_json, "filter_json", false).map(Some)
-            };
-            match filter
-                .map_err(outbox::Fail::Lib)
-                .and_then(|f| o.inner.outbox.list(f))
-            {
-                Ok(data) => outbox::ok(data),
-                Err(f) => f.envelope(),
-            }
-        }
+    answer(|| {
+        let o = live(outbox)?;
+        let filter = if filter_json.is_null() {
+            None
+        } else {
+            Some(text(filter_json, "filter_json", Input::Request)?)
+        };
+        o.outbox.list(filter)
     })
 }
 
@@ -162,22 +165,14 @@ pub unsafe extern "C" fn wdt_outbox_flush(
     outbox: *mut WdtOutbox,
     options_json: *const c_char,
 ) -> *mut c_char {
-    guard(|| match outbox.as_ref() {
-        None => null_outbox(),
-        Some(o) => {
-            let opts = if options_json.is_null() {
-                Ok(None)
-            } else {
-                text(options_json, "options_json", false).map(Some)
-            };
-            match opts
-                .map_err(outbox::Fail::Lib)
-                .and_then(|f| o.inner.outbox.flush(f))
-            {
-                Ok(c) => outbox::ok(outbox::counts_json(&c)),
-                Err(f) => f.envelope(),
-            }
-        }
+    answer(|| {
+        let o = live(outbox)?;
+        let opts = if options_json.is_null() {
+            None
+        } else {
+            Some(text(options_json, "options_json", Input::Request)?)
+        };
+        o.outbox.flush(opts).map(|c| outbox::counts_json(&c))
     })
 }
 
@@ -193,5 +188,5 @@ pub unsafe extern "C" fn wdt_outbox_close(outbox: *mut WdtOutbox) {
         return;
     }
     let owned = Box::from_raw(outbox);
-    let _ = catch_unwind(AssertUnwindSafe(move || owned.inner.close()));
+    guard(move || owned.inner.close())
 }

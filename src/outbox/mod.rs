@@ -38,7 +38,7 @@ pub enum Fail {
 
 impl Fail {
     fn path(message: String) -> Fail {
-        Fail::Lib(Error::config("path", message))
+        Fail::Lib(Error::config_at("path", message))
     }
 
     #[cfg(test)]
@@ -131,10 +131,10 @@ impl Outbox {
         // request is still on the wire.
         let timeout_ms = config.timeout.as_millis() as u64;
         if options.lease_ms <= timeout_ms {
-            return Err(Fail::Lib(Error::config(
+            return Err(Fail::Lib(Error::config_at(
                 "lease_ms",
                 format_args!(
-                    "config: lease_ms ({}) must be longer than the client's timeout_ms ({timeout_ms})",
+                    "lease_ms ({}) must be longer than the client's timeout_ms ({timeout_ms})",
                     options.lease_ms
                 ),
             )));
@@ -235,9 +235,9 @@ impl Outbox {
 
     fn entry_json(&self, conn: &Connection, id: &str, history: bool) -> Result<Value, Fail> {
         let entry = store::entry(conn, id)?.ok_or_else(|| {
-            Fail::Lib(Error::invalid(
+            Fail::Lib(Error::invalid_at(
                 "id",
-                format_args!("invalid argument: no entry with id {id:?} in this outbox"),
+                format_args!("no entry with id {id:?} in this outbox"),
             ))
         })?;
         let h = if history {

@@ -48,7 +48,7 @@ pub const OPTION_KEYS: &[&str] = &[
 ];
 
 fn config_err(field: &str, message: impl std::fmt::Display) -> Error {
-    Error::config(field, message)
+    Error::config_at(field, message)
 }
 
 fn object(text: &str, what: &str, config: bool) -> Result<Map<String, Value>, Error> {
@@ -56,7 +56,7 @@ fn object(text: &str, what: &str, config: bool) -> Result<Map<String, Value>, Er
         if config {
             config_err("", m)
         } else {
-            Error::invalid("", m)
+            Error::invalid(m)
         }
     };
     let prefix = if config { "config" } else { "invalid argument" };
@@ -78,26 +78,26 @@ impl Options {
             return Err(config_err(
                 &key,
                 format_args!(
-                    "config: unknown outbox option {key:?} (known: {})",
+                    "unknown outbox option {key:?} (known: {})",
                     OPTION_KEYS.join(", ")
                 ),
             ));
         }
         let path = match map.get("path") {
             Some(Value::String(p)) if !p.trim().is_empty() => p.clone(),
-            Some(Value::String(_)) => return Err(config_err("path", "config: path is empty")),
-            Some(_) => return Err(config_err("path", "config: path must be a string")),
+            Some(Value::String(_)) => return Err(config_err("path", "path is empty")),
+            Some(_) => return Err(config_err("path", "path must be a string")),
             None => {
                 return Err(config_err(
                     "path",
-                    "config: path is required (the outbox's SQLite file)",
+                    "path is required (the outbox's SQLite file)",
                 ))
             }
         };
         let marker = match map.get("marker") {
             None => true,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(config_err("marker", "config: marker must be true or false")),
+            Some(_) => return Err(config_err("marker", "marker must be true or false")),
         };
         let ms = |key: &str, default: u64, min: u64| -> Result<u64, Error> {
             match map.get(key) {
@@ -106,15 +106,10 @@ impl Options {
                     Some(v) if v >= min && v <= 7 * 86_400_000 => Ok(v),
                     _ => Err(config_err(
                         key,
-                        format_args!(
-                            "config: {key} must be a whole number from {min} to 604800000"
-                        ),
+                        format_args!("{key} must be a whole number from {min} to 604800000"),
                     )),
                 },
-                Some(_) => Err(config_err(
-                    key,
-                    format_args!("config: {key} must be a number"),
-                )),
+                Some(_) => Err(config_err(key, format_args!("{key} must be a number"))),
             }
         };
         Ok(Options {
@@ -126,9 +121,7 @@ impl Options {
                 v @ 1..=99 => {
                     return Err(config_err(
                         "worker_interval_ms",
-                        format_args!(
-                            "config: worker_interval_ms must be 0 (off) or at least 100, not {v}"
-                        ),
+                        format_args!("worker_interval_ms must be 0 (off) or at least 100, not {v}"),
                     ))
                 }
                 v => v,
@@ -158,9 +151,9 @@ pub fn check_id(id: &str, field: &str) -> Result<(), Error> {
     if valid_id(id) {
         Ok(())
     } else {
-        Err(Error::invalid(
+        Err(Error::invalid_at(
             field,
-            format_args!("invalid argument: {field} must be 1 to {MAX_ID_LEN} characters of A-Z a-z 0-9 . _ : -"),
+            format_args!("{field} must be 1 to {MAX_ID_LEN} characters of A-Z a-z 0-9 . _ : -"),
         ))
     }
 }
@@ -169,9 +162,9 @@ impl Submit {
     pub fn from_json(text: &str) -> Result<Submit, Error> {
         let map = object(text, "submit_json", false)?;
         if let Some(key) = unknown_key(&map, &["id", "request", "defer"]) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_at(
                 key.as_str(),
-                format_args!("invalid argument: unknown key {key:?}, expected id, request, defer"),
+                format_args!("unknown key {key:?}, expected id, request, defer"),
             ));
         }
         let id = match map.get("id") {
@@ -180,37 +173,27 @@ impl Submit {
                 check_id(s, "id")?;
                 Some(s.clone())
             }
-            Some(_) => {
-                return Err(Error::invalid(
-                    "id",
-                    "invalid argument: id must be a string",
-                ))
-            }
+            Some(_) => return Err(Error::invalid_at("id", "id must be a string")),
         };
         let request = match map.get("request") {
             Some(Value::Object(r)) => r.clone(),
             Some(_) => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_at(
                     "request",
-                    "invalid argument: request must be a json object (the quick return)",
+                    "request must be a json object (the quick return)",
                 ))
             }
             None => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_at(
                     "request",
-                    "invalid argument: request is required (the quick return)",
+                    "request is required (the quick return)",
                 ))
             }
         };
         let defer = match map.get("defer") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                return Err(Error::invalid(
-                    "defer",
-                    "invalid argument: defer must be true or false",
-                ))
-            }
+            Some(_) => return Err(Error::invalid_at("defer", "defer must be true or false")),
         };
         // Validated here, before an id exists, so an invalid return is refused whatever else.
         prefixed(request::smart_refund(&request))?;
@@ -260,10 +243,10 @@ pub fn prepare(request: &Map<String, Value>, marker: Option<&str>) -> Result<Pre
     let units = new.encode_utf16().count();
     if units > REMARK_LIMIT {
         let own = remark.encode_utf16().count();
-        return Err(Error::invalid(
+        return Err(Error::invalid_at(
             "request.refundInfo.remark",
             format_args!(
-                "invalid argument: refundInfo.remark is {own} characters long; with the outbox's correlation marker {marker:?} it would be {units}, at most {REMARK_LIMIT} (UTF-16 units): shorten the remark or open the outbox with \"marker\": false"
+                "refundInfo.remark is {own} characters long; with the outbox's correlation marker {marker:?} it would be {units}, at most {REMARK_LIMIT} (UTF-16 units): shorten the remark or open the outbox with \"marker\": false"
             ),
         ));
     }
@@ -285,14 +268,14 @@ fn opt_u64(map: &Map<String, Value>, key: &str, min: u64) -> Result<Option<u64>,
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(v) if v >= min => Ok(Some(v)),
-            _ => Err(Error::invalid(
+            _ => Err(Error::invalid_at(
                 key,
-                format_args!("invalid argument: {key} must be a whole number of at least {min}"),
+                format_args!("{key} must be a whole number of at least {min}"),
             )),
         },
-        Some(_) => Err(Error::invalid(
+        Some(_) => Err(Error::invalid_at(
             key,
-            format_args!("invalid argument: {key} must be a number"),
+            format_args!("{key} must be a number"),
         )),
     }
 }
@@ -310,11 +293,9 @@ impl FlushOptions {
     pub fn from_json(text: Option<&str>) -> Result<FlushOptions, Error> {
         let map = object_or_empty(text, "options_json")?;
         if let Some(key) = unknown_key(&map, &["max_entries", "budget_ms"]) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_at(
                 key.as_str(),
-                format_args!(
-                    "invalid argument: unknown key {key:?}, expected max_entries, budget_ms"
-                ),
+                format_args!("unknown key {key:?}, expected max_entries, budget_ms"),
             ));
         }
         Ok(FlushOptions {
@@ -338,29 +319,26 @@ impl ListFilter {
     pub fn from_json(text: Option<&str>) -> Result<ListFilter, Error> {
         let map = object_or_empty(text, "filter_json")?;
         if let Some(key) = unknown_key(&map, &["state", "limit", "after"]) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_at(
                 key.as_str(),
-                format_args!("invalid argument: unknown key {key:?}, expected state, limit, after"),
+                format_args!("unknown key {key:?}, expected state, limit, after"),
             ));
         }
         let state = match map.get("state") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if STATES.contains(&s.as_str()) => Some(s.clone()),
             Some(_) => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_at(
                     "state",
-                    format_args!(
-                        "invalid argument: state must be one of {}",
-                        STATES.join(", ")
-                    ),
+                    format_args!("state must be one of {}", STATES.join(", ")),
                 ))
             }
         };
         let limit = opt_u64(&map, "limit", 1)?.unwrap_or(100);
         if limit > MAX_LIST_LIMIT {
-            return Err(Error::invalid(
+            return Err(Error::invalid_at(
                 "limit",
-                format_args!("invalid argument: limit is at most {MAX_LIST_LIMIT}"),
+                format_args!("limit is at most {MAX_LIST_LIMIT}"),
             ));
         }
         let after = match map.get("after") {
@@ -369,12 +347,7 @@ impl ListFilter {
                 check_id(s, "after")?;
                 Some(s.clone())
             }
-            Some(_) => {
-                return Err(Error::invalid(
-                    "after",
-                    "invalid argument: after must be a string",
-                ))
-            }
+            Some(_) => return Err(Error::invalid_at("after", "after must be a string")),
         };
         Ok(ListFilter {
             state,

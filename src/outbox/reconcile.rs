@@ -148,14 +148,14 @@ pub fn search(
             if page_no >= MAX_PAGES {
                 return Err(Error::Internal {
                     message: format!(
-                        "internal: more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
+                        "more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
                         MAX_PAGES * PAGE_SIZE
                     ),
                 });
             }
             if !before_call() {
                 return Err(Error::Internal {
-                    message: "internal: the entry's lease was lost during reconciliation".into(),
+                    message: "the entry's lease was lost during reconciliation".into(),
                 });
             }
             let body = json!([{"tid": tid, "modified_from": from, "modified_to": to}]);

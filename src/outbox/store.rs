@@ -66,7 +66,7 @@ pub fn now_ms() -> i64 {
 /// `path` when the file cannot be an outbox: not SQLite, another program's database, a newer
 /// schema, or not writable.
 pub fn open(path: &str) -> Result<Connection, Fail> {
-    let bad = |what: String| Fail::path(format!("config: outbox file {path:?}: {what}"));
+    let bad = |what: String| Fail::path(format!("outbox file {path:?}: {what}"));
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX

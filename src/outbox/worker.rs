@@ -35,7 +35,7 @@ impl Worker {
                 // Errors stay in the entries' history; there is no one to return them to.
                 let _ = catch_unwind(AssertUnwindSafe(|| outbox.flush(None)));
             })
-            .map_err(|e| Fail::Storage(format!("internal: cannot start the outbox worker: {e}")))?;
+            .map_err(|e| Fail::Storage(format!("cannot start the outbox worker: {e}")))?;
         Ok(Worker {
             stop,
             thread: Some(thread),

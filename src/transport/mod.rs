@@ -19,11 +19,15 @@ use crate::error::{Delivery, Error};
 /// What came back: the HTTP status, the `Date` header, and the body, read whatever the status.
 #[derive(Debug)]
 pub struct Answer {
+    /// The HTTP status code.
     pub http_status: u16,
+    /// The `Date` header, which teaches the client the gateway's clock.
     pub date: Option<String>,
+    /// The body, whatever the status.
     pub body: Vec<u8>,
 }
 
+/// One client's connection pool and the rules for moving bytes.
 pub struct Transport {
     agent: ureq::Agent,
     max_response_bytes: u64,
@@ -36,6 +40,7 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
+    /// The transport of a client made from `config`.
     pub fn new(config: &Config) -> Transport {
         let agent_config = ureq::Agent::config_builder()
             // Non-2xx bodies carry the gateway's JSON (or a proxy's page): read them, don't throw.
@@ -121,21 +126,21 @@ fn map_error(e: ureq::Error, answered: bool) -> Error {
     };
     match e {
         U::BodyExceedsLimit(limit) => Error::BadResponse {
-            message: format!("bad response: answer larger than max_response_bytes ({limit} bytes)"),
+            message: format!("answer larger than max_response_bytes ({limit} bytes)"),
         },
         U::Timeout(t) => Error::Timeout {
             delivery,
-            message: format!("timeout: {}", timeout_phase(t)),
+            message: timeout_phase(t).to_owned(),
         },
         U::Decompress(_, io) => Error::BadResponse {
-            message: format!("bad response: cannot decompress: {io}"),
+            message: format!("cannot decompress: {io}"),
         },
         U::Protocol(p) if answered => Error::BadResponse {
-            message: format!("bad response: {p}"),
+            message: p.to_string(),
         },
         other => Error::Transport {
             delivery,
-            message: format!("transport: {other}"),
+            message: other.to_string(),
         },
     }
 }

@@ -194,6 +194,21 @@ grep '^FAIL' "$work/vg.out"
 tally "test_abi under valgrind" "$work/vg.out" 0
 valgrind_report "test_abi" "$work/valgrind.log"
 
+echo "--- test_log (log lines never cost an answer; the log callback)"
+if "$CC" -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pedantic -I"$WDT_ROOT/include" \
+     "$here/test_log.c" -o "$work/test_log" "${link[@]}" 2>"$work/log-build.err"; then
+  "$work/test_log" "$WDT_MOCK_URL" >"$work/log.out" 2>/dev/null
+  rc=$?
+  cat "$work/log.out"
+  tally "test_log" "$work/log.out" "$rc"
+  "${vg[@]}" --log-file="$work/valgrind-log.log" "$work/test_log" "$WDT_MOCK_URL" >"$work/vg-log.out" 2>/dev/null
+  grep '^FAIL' "$work/vg-log.out"
+  tally "test_log under valgrind" "$work/vg-log.out" 0
+  valgrind_report "test_log" "$work/valgrind-log.log"
+else
+  fail "tests/c/test_log.c does not build: $(head -c 600 "$work/log-build.err")"
+fi
+
 # The outbox (tests/c/test_outbox.c): plainly, then under valgrind, each run with its own files.
 if "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -I"$WDT_ROOT/include" \
      "$here/test_outbox.c" -o "$work/test_outbox" "${link[@]}" -pthread 2>"$work/build-outbox.err"; then

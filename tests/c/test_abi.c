@@ -1,6 +1,6 @@
 /* The C ABI of libwdt (include/wdt.h) as a C caller meets it, edge cases first.
  *
- * Each rule of shared/design/ABI.md that a till could trip over has a check here:
+ * Each rule of docs/abi.md that a till could trip over has a check here:
  * NULL pointers, bad UTF-8, bad JSON and wrong JSON types give an envelope (never a
  * crash or NULL), the free functions accept NULL, *error_json is set on every path,
  * invalid requests never reach the gateway, one client serves several threads.
@@ -146,7 +146,7 @@ static int closed_port(void)
 
 #define QUERY_REQUEST                                                                                  \
     "{\"method\":\"wms.stockin.Refund.queryWithDetail\",\"args\":[{\"start_time\":\"2024-01-01 "          \
-    "00:00:00\",\"end_time\":\"2099-01-01 00:00:00\"}],\"pager\":{\"page_size\":50,\"page_no\":0,"          \
+    "00:00:00\",\"end_time\":\"2024-01-31 00:00:00\"}],\"pager\":{\"page_size\":50,\"page_no\":0,"          \
     "\"calc_total\":true}}"
 
 static char g_config[1024];

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <ctime>
+#include <functional>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -622,6 +624,76 @@ void test_threads(const wdt::Client &client) {
     check(all.empty(), "4 threads x 5 quick returns on one shared client all succeed", all);
 }
 
+void test_log_callback(const Json &fixtures, const std::string &url) {
+    wdt::Client client(base_config(fixtures, url).str());
+    std::vector<std::string> lines;
+    client.set_log_callback([&lines](const std::string &line) { lines.push_back(line); });
+    const std::string request = find_case(fixtures, "good quick return")->get("request")->raw;
+    client.smart_refund_upload(request);
+    check(lines.size() == 1 && lines[0].find("attempt 1") != std::string::npos,
+          "set_log_callback: one line per attempt", lines.empty() ? "(no line)" : lines[0]);
+    check(lines.empty() || lines[0].find("testsecret") == std::string::npos, "log lines never carry the secret");
+    // A throwing sink loses its line, never the call.
+    client.set_log_callback([](const std::string &) { throw std::runtime_error("sink failed"); });
+    const Json after = parse_json(client.smart_refund_upload(request));
+    check(after.get("ok") && after.get("ok")->boolean, "a throwing log sink does not cost the answer");
+    client.set_log_callback(std::function<void(const std::string &)>());
+    client.smart_refund_upload(request);
+    check(lines.size() == 1, "an empty std::function turns the callback off");
+    // The sink moves with the client.
+    std::vector<std::string> moved_lines;
+    client.set_log_callback([&moved_lines](const std::string &line) { moved_lines.push_back(line); });
+    wdt::Client other(std::move(client));
+    other.smart_refund_upload(request);
+    check(moved_lines.size() == 1, "the log sink moves with the client");
+}
+
+void test_error_fields(const Json &fixtures, const std::string &url) {
+    RawObject cfg = base_config(fixtures, url);
+    cfg.set("sid", quote(""));
+    try {
+        const wdt::Client client(cfg.str());
+        check(false, "empty sid is rejected", "no exception");
+    } catch (const wdt::Error &e) {
+        check(e.delivery() == "not_sent", "wdt::Error::delivery() of a config error is not_sent", e.envelope());
+    }
+}
+
+// Beijing time (the gateway's clock) as "YYYY-MM-DD HH:MM:SS", offset by `seconds`.
+std::string beijing(long seconds) {
+    const std::time_t t = std::time(NULL) + 8 * 3600 + seconds;
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
+    return buf;
+}
+
+void test_pages(const wdt::Client &client) {
+    const std::string request =
+        "{\"refundInfo\":{\"tid\":\"pos-load\",\"return_warehouse_no\":\"pos\",\"remark\":\"pages\"},"
+        "\"detailMapList\":[{\"spec_no\":\"LOAD-SKU\",\"stockin_num\":1,\"remark\":\"\"}],"
+        "\"createPreStockin\":false}";
+    for (int i = 0; i < 5; ++i) client.smart_refund_upload(request);
+    const std::string args =
+        "[{\"start_time\":\"" + beijing(-3600) + "\",\"end_time\":\"" + beijing(3600) + "\"}]";
+    long pages = 0;
+    bool all_ok = true;
+    const long total = client.for_each_page("wms.stockin.Refund.queryWithDetail", args, 2,
+                                            [&pages, &all_ok](const std::string &env) {
+                                                ++pages;
+                                                all_ok = all_ok && env.compare(0, 10, "{\"ok\":true") == 0;
+                                                return true;
+                                            });
+    check(total >= 5, "for_each_page: total_count of the first page", std::to_string(total));
+    check(all_ok && pages == (total + 1) / 2, "for_each_page walks every page until total_count",
+          std::to_string(pages) + " pages for " + std::to_string(total));
+    long seen = 0;
+    client.for_each_page("wms.stockin.Refund.queryWithDetail", args, 2, [&seen](const std::string &) {
+        ++seen;
+        return false;
+    });
+    check(seen == 1, "for_each_page stops when the callback returns false");
+}
+
 void test_version(const std::string &expected) {
     check(wdt::Client::version() == expected, "version() equals Cargo.toml's " + expected, wdt::Client::version());
     check(wdt::Client::version() == std::string(wdt_version()), "version() equals wdt_version()");
@@ -648,6 +720,9 @@ int main(int argc, char **argv) {
         test_error_reader();
         test_moved_from(fixtures, url);
         test_threads(client);
+        test_log_callback(fixtures, url);
+        test_error_fields(fixtures, url);
+        test_pages(client);
         test_version(argv[2]);
     } catch (const std::exception &e) {
         check(false, "test run", std::string("stopped by exception: ") + e.what());

@@ -9,9 +9,14 @@ use FFI;
 /**
  * A client of the 旺店通旗舰版 open API, one per shop account (sid/appkey/appsecret).
  *
- * Two ways to call: the array methods (smartRefundUpload, call) return `data` and throw
- * WdtException on any failure; the *Json methods take the request JSON and return the raw
- * envelope JSON without throwing for anything the library reports.
+ * The convention of this binding (every method follows it; see the README):
+ * - the typed methods (smartRefundUpload, call, callPage, pages, records) take PHP arrays, return
+ *   the gateway's data and throw WdtException on any failure — its getKind(), getDelivery(),
+ *   getHint() say what happened and whether a resend is safe;
+ * - the *Json methods take the request JSON and return the envelope JSON (error, delivery and
+ *   hint inside), never throwing for anything the library reports.
+ * No method keeps per-call state except the older lastTotalCount(); callPage() returns the total
+ * with the data instead.
  *
  * The native client is freed by close() or, at the latest, when the object is destroyed. Using a
  * closed client throws \LogicException: it is a bug in the caller, not a failure to report.
@@ -31,6 +36,14 @@ final class Client
 
     /** @var int|null */
     private $lastTotalCount;
+
+    /**
+     * The closure handed to the library as the log callback, kept referenced for as long as the
+     * library may call it.
+     *
+     * @var \Closure|null
+     */
+    private $logTrampoline;
 
     /**
      * @param array<string, mixed>|string $config the config as an array, or as JSON text:
@@ -87,6 +100,8 @@ final class Client
         if ($handle !== null) {
             $this->ffi->wdt_client_free($handle);
         }
+        // Only now: the library may call the log callback until the client is gone.
+        $this->logTrampoline = null;
     }
 
     public function isClosed(): bool
@@ -129,8 +144,107 @@ final class Client
     }
 
     /**
+     * One page of a paged query, stateless: the data and the total together.
+     *
+     * @param array<int, mixed> $args the positional arguments, e.g. [$params]
+     * @param array<string, mixed> $pager ['page_size' => 50, 'page_no' => 0, 'calc_total' => true]
+     * @return array{data: array<mixed>, total_count: int|null} total_count is null when the
+     *         gateway did not send one (calc_total false)
+     * @throws WdtException
+     */
+    public function callPage(string $method, array $args, array $pager): array
+    {
+        $request = ['method' => $method, 'args' => $args, 'pager' => $pager === [] ? new \stdClass() : $pager];
+        [$data, $total] = $this->decodeData($this->callJson(Native::encode($request)));
+        return ['data' => $data, 'total_count' => $total];
+    }
+
+    /**
+     * Every page of a paged query, from page 0 until total_count rows have been fetched (a page
+     * shorter than $pageSize also ends it, so rows vanishing during the walk cannot loop it).
+     * Yields page_no => ['data' => …, 'total_count' => …]; each page is fetched only when the
+     * loop asks for it, so `break` stops the walk.
+     *
+     * @param array<int, mixed> $args e.g. [['start_time' => …, 'end_time' => …]]
+     * @param string $listKey the data key holding the rows ('order' for the after-sales queries)
+     * @return \Generator<int, array{data: array<mixed>, total_count: int|null}>
+     * @throws WdtException
+     */
+    public function pages(string $method, array $args, int $pageSize = 50, string $listKey = 'order'): \Generator
+    {
+        if ($pageSize < 1) {
+            throw WdtException::local(WdtException::KIND_INVALID_ARGUMENT, 'invalid argument: pager.page_size must be at least 1', 'pager.page_size');
+        }
+        $total = null;
+        for ($pageNo = 0;; $pageNo++) {
+            // The total is asked for once: counting is the expensive part of a query.
+            $page = $this->callPage($method, $args, ['page_size' => $pageSize, 'page_no' => $pageNo, 'calc_total' => $pageNo === 0]);
+            if ($pageNo === 0) {
+                $total = $page['total_count'];
+            } else {
+                $page['total_count'] = $total;
+            }
+            yield $pageNo => $page;
+            $rows = isset($page['data'][$listKey]) && is_array($page['data'][$listKey]) ? count($page['data'][$listKey]) : 0;
+            if ($rows < $pageSize || ($total !== null && ($pageNo + 1) * $pageSize >= $total)) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * Every row of a paged query (the items of data[$listKey] on every page), walking the pages
+     * as pages() does.
+     *
+     * @param array<int, mixed> $args
+     * @return \Generator<int, mixed>
+     * @throws WdtException
+     */
+    public function records(string $method, array $args, int $pageSize = 50, string $listKey = 'order'): \Generator
+    {
+        $i = 0;
+        foreach ($this->pages($method, $args, $pageSize, $listKey) as $page) {
+            foreach ($page['data'][$listKey] ?? [] as $row) {
+                yield $i++ => $row;
+            }
+        }
+    }
+
+    /**
+     * Sends this client's log lines (one per attempt: method, outcome, time, clock offset; never
+     * the secret) to $callback as a UTF-8 string; null turns it off. An exception thrown by the
+     * callback is swallowed: it must not unwind into the library. The library calls it on the
+     * thread making the call; PHP runs on one thread, so do not combine it with anything that
+     * calls from a thread of its own (the outbox worker).
+     *
+     * @param callable(string): void|null $callback
+     */
+    public function setLogCallback(?callable $callback): void
+    {
+        $handle = $this->handle;
+        if ($handle === null) {
+            throw new \LogicException('Wdt\Client: the client was closed');
+        }
+        if ($callback === null) {
+            $this->ffi->wdt_client_set_log_callback($handle, null, null);
+            $this->logTrampoline = null;
+            return;
+        }
+        $trampoline = static function ($line, $userData) use ($callback): void {
+            try {
+                $callback(is_string($line) ? $line : FFI::string($line));
+            } catch (\Throwable $e) {
+                // Unwinding through the library's frames would be undefined behaviour.
+            }
+        };
+        $this->ffi->wdt_client_set_log_callback($handle, $trampoline, null);
+        $this->logTrampoline = $trampoline;
+    }
+
+    /**
      * total_count of the last call on this client when the gateway returned one (paged calls with
-     * calc_total), else null. Reset by every call, failed ones included.
+     * calc_total), else null. Reset by every call, failed ones included. Prefer callPage(), which
+     * returns the total with the data and keeps no state on the client.
      */
     public function lastTotalCount(): ?int
     {
@@ -201,18 +315,29 @@ final class Client
     private function dataOf(string $envelopeJson): array
     {
         $this->lastTotalCount = null;
+        [$data, $total] = $this->decodeData($envelopeJson);
+        $this->lastTotalCount = $total;
+        return $data;
+    }
+
+    /**
+     * @return array{0: array<mixed>, 1: int|null} the data and the total_count
+     * @throws WdtException
+     */
+    private function decodeData(string $envelopeJson): array
+    {
         $envelope = Native::decodeEnvelope($envelopeJson);
         if ($envelope['ok'] !== true) {
             throw WdtException::fromEnvelope($envelope);
         }
-        if (isset($envelope['total_count']) && is_numeric($envelope['total_count'])) {
-            $this->lastTotalCount = (int) $envelope['total_count'];
-        }
+        $total = isset($envelope['total_count']) && is_numeric($envelope['total_count'])
+            ? (int) $envelope['total_count']
+            : null;
         $data = $envelope['data'] ?? null;
-        if (is_array($data)) {
-            return $data;
+        if (!is_array($data)) {
+            $data = $data === null ? [] : [$data];
         }
-        return $data === null ? [] : [$data];
+        return [$data, $total];
     }
 
     /**

@@ -31,6 +31,8 @@ char *wdt_call(WdtClient *client, const char *request_json);
 void wdt_client_free(WdtClient *client);
 void wdt_free_string(char *s);
 const char *wdt_version(void);
+typedef void (*WdtLogCallback)(const char *line, void *user_data);
+int wdt_client_set_log_callback(WdtClient *client, WdtLogCallback callback, void *user_data);
 typedef struct WdtOutbox WdtOutbox;
 WdtOutbox *wdt_outbox_open(const char *client_config_json, const char *options_json, char **error_json);
 char *wdt_outbox_submit(WdtOutbox *outbox, const char *submit_json);
@@ -244,7 +246,24 @@ CDEF;
             $error['field'] = $field;
         }
         $error['message'] = $message;
+        $error['hint'] = self::localHint($kind);
         return json_encode(['ok' => false, 'error' => $error], self::JSON_ENCODE_FLAGS);
+    }
+
+    /**
+     * The hint of an envelope made on the PHP side, worded like the library's for the same kind
+     * (src/hint.rs), so every error envelope has one wherever it was made.
+     */
+    public static function localHint(string $kind): string
+    {
+        switch ($kind) {
+            case WdtException::KIND_INVALID_ARGUMENT:
+                return '请求不符合接口文档：请按 field 指出的位置修改请求。请求没有发出，修改后可以放心再发。';
+            case WdtException::KIND_CONFIG:
+                return '配置有误：请按 field 指出的配置项检查 sid、appkey、appsecret（格式 secret:salt）、url 或 env。';
+            default:
+                return 'libwdt 内部错误（程序缺陷）：请把完整的错误信息发给开发者；请求是否发出未知，先查询 ERP 再重发。';
+        }
     }
 
     /**

@@ -50,6 +50,8 @@ class WdtException extends \RuntimeException
     private $retryable;
     /** @var int|null */
     private $attempts;
+    /** @var string|null */
+    private $hint;
     /** @var array<string, mixed> */
     private $envelope;
 
@@ -76,6 +78,7 @@ class WdtException extends \RuntimeException
         // Absent means the library did not say; treat that as "do not resend blindly".
         $this->retryable = ($error['retryable'] ?? false) === true;
         $this->attempts = isset($error['attempts']) && is_int($error['attempts']) ? $error['attempts'] : null;
+        $this->hint = isset($error['hint']) && is_string($error['hint']) ? $error['hint'] : null;
     }
 
     /**
@@ -114,6 +117,7 @@ class WdtException extends \RuntimeException
             $error['field'] = $field;
         }
         $error['message'] = $message;
+        $error['hint'] = Native::localHint($kind);
         return new self($message, $kind, 0, $field, null, null, ['ok' => false, 'error' => $error], $previous);
     }
 
@@ -157,6 +161,17 @@ class WdtException extends \RuntimeException
     public function getAttempts(): ?int
     {
         return $this->attempts;
+    }
+
+    /**
+     * The remedy in Chinese for the cashier or the developer (every error envelope carries one):
+     * for kind api the gateway error table's remedy for this status and message, for the
+     * library's own kinds a remedy written by libwdt. English meanings: docs/hints.md. Null only
+     * from a library older than the hint.
+     */
+    public function getHint(): ?string
+    {
+        return $this->hint;
     }
 
     /** For kind http: the HTTP status. Null otherwise. */

@@ -155,6 +155,18 @@ final class T
     }
 
     /**
+     * The quick return's three positional arguments, as the vendor's call() takes them, on the
+     * double's load order (enough stock for any loop).
+     *
+     * @return array{0: array<string, mixed>, 1: array<int, array<string, mixed>>, 2: bool}
+     */
+    public static function vendorRefundArgs(): array
+    {
+        $request = self::loadRequest();
+        return [$request['refundInfo'], $request['detailMapList'], $request['createPreStockin']];
+    }
+
+    /**
      * A quick return on the double's load order, which has enough stock for any loop.
      *
      * @param int|float $quantity

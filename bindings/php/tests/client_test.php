@@ -143,7 +143,7 @@ T::section('paged call and lastTotalCount', static function () use ($lib): void 
     $client = new Client(T::config(), $lib);
     $data = $client->call(
         'wms.stockin.Refund.queryWithDetail',
-        [['start_time' => '2024-01-01 00:00:00', 'end_time' => '2099-01-01 00:00:00']],
+        [['start_time' => '2024-01-01 00:00:00', 'end_time' => '2024-01-31 00:00:00']],
         ['page_size' => 50, 'page_no' => 0, 'calc_total' => true]
     );
     T::check(array_key_exists('order', $data), 'paged call: data has order');

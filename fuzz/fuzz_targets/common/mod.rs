@@ -1,4 +1,4 @@
-//! Shared by the fuzz targets: the envelope contract of ABI.md as assertions, and the plumbing
+//! Shared by the fuzz targets: the envelope contract of docs/abi.md as assertions, and the plumbing
 //! to call the C functions with fuzzer bytes the way a C caller would.
 //!
 //! Every failed assertion here is a finding: libFuzzer-sys turns the panic into an abort and
@@ -11,7 +11,7 @@ use std::ptr;
 
 use serde_json::{Map, Value};
 
-/// ABI.md "Response envelope": the set of kinds is part of the ABI.
+/// docs/abi.md "Response envelope": the set of kinds is part of the ABI.
 pub const KINDS: &[&str] = &[
     "invalid_argument",
     "config",
@@ -58,7 +58,7 @@ pub fn take(s: *mut c_char) -> String {
     text
 }
 
-/// Checks the shape every envelope must have (ABI.md) and returns it parsed.
+/// Checks the shape every envelope must have (docs/abi.md) and returns it parsed.
 pub fn check_envelope(text: &str) -> Map<String, Value> {
     let value: Value = serde_json::from_str(text)
         .unwrap_or_else(|e| panic!("envelope is not JSON ({e}): {text:?}"));
