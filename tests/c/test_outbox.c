@@ -136,7 +136,9 @@ int main(int argc, char **argv)
     expect("submit(not JSON)", wdt_outbox_submit(ob, "{"), "\"kind\":\"invalid_argument\"", NULL);
     expect("submit([])", wdt_outbox_submit(ob, "[]"), "\"kind\":\"invalid_argument\"", NULL);
     expect("submit with an invalid request names the field under request.",
-           wdt_outbox_submit(ob, "{\"request\":{\"refundInfo\":{\"tid\":\"\"}}}"),
+           wdt_outbox_submit(ob, "{\"request\":{\"refundInfo\":{\"tid\":\"\",\"return_warehouse_no\":"
+                                 "\"pos\",\"remark\":\"\"},\"detailMapList\":[{\"spec_no\":\"A\","
+                                 "\"stockin_num\":1,\"remark\":\"\"}],\"createPreStockin\":false}}"),
            "\"field\":\"request.refundInfo.tid\"", NULL);
     expect("get(NULL id)", wdt_outbox_get(ob, NULL), "\"kind\":\"invalid_argument\"", NULL);
     expect("get(unknown id)", wdt_outbox_get(ob, "nope"), "\"field\":\"id\"", NULL);
