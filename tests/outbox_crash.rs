@@ -119,6 +119,11 @@ fn answer_lost_by_the_network_then_a_new_process_delivers_exactly_once() {
         json!({"mode": "reset_after", "count": 1}),
         json!({"mode": "hang_after", "ms": 3000, "count": 1}),
         json!({"mode": "drop", "count": 1}),
+        // A 502 with the gateway's JSON, not processed: unknown to the client, absent in the ERP.
+        json!({"mode": "json502", "count": 1}),
+        // Processed, then a 500 or status 5 (数据库错误) instead of the result: unknown, found.
+        json!({"mode": "applied_500json", "count": 1}),
+        json!({"mode": "applied_status", "arg": 5, "count": 1}),
     ] {
         let d = double();
         let path = db_path("netlost");
@@ -134,8 +139,12 @@ fn answer_lost_by_the_network_then_a_new_process_delivers_exactly_once() {
         let e = o.flush_until_settled("NET-1", Duration::from_secs(15));
         assert_eq!(e["data"]["state"], "delivered", "{fault}: {e}");
         assert_eq!(stockins(&d), 1, "{fault}");
-        // drop never reached the ERP: one resend after the query said absent.
-        let expected = if fault["mode"] == "drop" { 2 } else { 1 };
+        // drop and json502 never reached the ERP: one resend after the query said absent.
+        let expected = if fault["mode"] == "drop" || fault["mode"] == "json502" {
+            2
+        } else {
+            1
+        };
         assert_eq!(sends_of(&request_log(&d), "NET-1"), expected, "{fault}");
     }
 }
