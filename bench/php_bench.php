@@ -9,11 +9,17 @@
  * MODE
  *   ffi     libwdt through the PHP binding (bindings/php, Wdt\Client::smartRefundUploadJson),
  *           library from env WDT_LIB; signing, HTTP and keep-alive happen in the library.
- *   vendor  the way the vendor's PHP SDK works: the signed query built in PHP (PROTOCOL.md),
+ *   vendor  the way the vendor's PHP SDK works: the signed query built in PHP (docs/protocol.md),
  *           file_get_contents with a stream_context_create http POST context, so a new TCP
- *           connection for every call. Written for this benchmark from PROTOCOL.md.
+ *           connection for every call. Written for this benchmark from docs/protocol.md.
  *   curl    the same signing in PHP, sent through one curl handle made once and reused, so the
  *           connection is kept alive between calls.
+ *   ffi_raw libwdt through a bare FFI::cdef of the C ABI, no binding: the floor of any PHP
+ *           binding (same JSON work in PHP as ffi).
+ *   overhead  what the binding adds per call over the bare FFI call, without the network: N
+ *           calls of smartRefundUploadJson('[]') (an invalid request, answered by the library
+ *           without sending anything) against the same N on the bare FFI, alternated in blocks.
+ *           Prints RESULT mode=php_overhead calls=N binding_us=… raw_us=… (per call).
  *
  * Every mode does the work a POS program does per call: encode the request from PHP arrays,
  * send it, decode the answer and check it. Prints one line
@@ -43,7 +49,7 @@ function detail_map_list(): array
 }
 
 /**
- * PROTOCOL.md "Sign": every query parameter but sign, plus body, sorted by name in byte order,
+ * docs/protocol.md "Sign": every query parameter but sign, plus body, sorted by name in byte order,
  * name.value concatenated, wrapped in the secret, lowercase hex MD5.
  */
 function wdt_sign(string $secret, array $params, string $body): string
@@ -118,6 +124,60 @@ function ffi_call(\Wdt\Client $client): bool
     return is_array($envelope) && ($envelope['ok'] ?? false) === true && isset($envelope['data']['stockin_id']);
 }
 
+const RAW_CDEF = <<<'C'
+typedef struct WdtClient WdtClient;
+WdtClient *wdt_client_new(const char *config_json, char **error_json);
+char *wdt_smart_refund_upload(WdtClient *client, const char *request_json);
+void wdt_free_string(char *s);
+void wdt_client_free(WdtClient *client);
+C;
+
+/** The bare FFI path: what any binding must at least do per call. */
+function raw_call(FFI $ffi, $handle, string $request): string
+{
+    $ptr = $ffi->wdt_smart_refund_upload($handle, $request);
+    $text = FFI::string($ptr);
+    $ffi->wdt_free_string($ptr);
+    return $text;
+}
+
+function raw_client(string $url): array
+{
+    $ffi = FFI::cdef(RAW_CDEF, getenv('WDT_LIB') ?: 'libwdt.so');
+    $config = json_encode(['sid' => SID, 'appkey' => APPKEY, 'appsecret' => SECRET . ':' . SALT,
+        'url' => $url, 'connect_timeout_ms' => 5000, 'timeout_ms' => 30000], JSON_FLAGS);
+    $err = $ffi->new('char *');
+    $handle = $ffi->wdt_client_new($config, FFI::addr($err));
+    if ($handle === null || FFI::isNull($handle)) {
+        fwrite(STDERR, "ffi_raw: wdt_client_new failed\n");
+        exit(1);
+    }
+    return [$ffi, $handle];
+}
+
+function load_binding(): void
+{
+    spl_autoload_register(static function (string $class): void {
+        $file = __DIR__ . '/../bindings/php/src/' . substr($class, 4) . '.php';
+        if (strncmp($class, 'Wdt\\', 4) === 0 && is_file($file)) {
+            require $file;
+        }
+    });
+}
+
+function binding_client(string $url): \Wdt\Client
+{
+    load_binding();
+    return new \Wdt\Client([
+        'sid' => SID,
+        'appkey' => APPKEY,
+        'appsecret' => SECRET . ':' . SALT,
+        'url' => $url,
+        'connect_timeout_ms' => 5000,
+        'timeout_ms' => 30000,
+    ]);
+}
+
 function vm_hwm_kb(): int
 {
     $status = @file_get_contents('/proc/self/status');
@@ -147,24 +207,55 @@ if ($argc < 4) {
 [$mode, $url, $n] = [$argv[1], $argv[2], (int)$argv[3]];
 $warmup = isset($argv[4]) ? (int)$argv[4] : 200;
 
+if ($mode === 'overhead') {
+    $client = binding_client($url);
+    [$ffi, $handle] = raw_client($url);
+    $bad = '[]';
+    $expect = raw_call($ffi, $handle, $bad);
+    if ($client->smartRefundUploadJson($bad) !== $expect || strpos($expect, '"ok":false') === false) {
+        fwrite(STDERR, "overhead: the binding and the bare FFI disagree\n");
+        exit(1);
+    }
+    // Short blocks, alternated, each side's per-block time kept: the medians shrug off the
+    // blocks a busy machine slowed down.
+    $block = 200;
+    $binding = $raw = [];
+    for ($done = 0; $done < $n; $done += $block) {
+        $t = hrtime(true);
+        for ($i = 0; $i < $block; $i++) {
+            $client->smartRefundUploadJson($bad);
+        }
+        $binding[] = (hrtime(true) - $t) / 1e3 / $block;
+        $t = hrtime(true);
+        for ($i = 0; $i < $block; $i++) {
+            raw_call($ffi, $handle, $bad);
+        }
+        $raw[] = (hrtime(true) - $t) / 1e3 / $block;
+    }
+    sort($binding);
+    sort($raw);
+    $mid = intdiv(count($raw), 2);
+    printf("RESULT mode=php_overhead calls=%d binding_us=%.3f raw_us=%.3f\n", $done, $binding[$mid], $raw[$mid]);
+    exit(0);
+}
+
 switch ($mode) {
     case 'ffi':
-        spl_autoload_register(static function (string $class): void {
-            $file = __DIR__ . '/../bindings/php/src/' . substr($class, 4) . '.php';
-            if (strncmp($class, 'Wdt\\', 4) === 0 && is_file($file)) {
-                require $file;
-            }
-        });
-        $client = new \Wdt\Client([
-            'sid' => SID,
-            'appkey' => APPKEY,
-            'appsecret' => SECRET . ':' . SALT,
-            'url' => $url,
-            'connect_timeout_ms' => 5000,
-            'timeout_ms' => 30000,
-        ]);
+        $client = binding_client($url);
         $call = static function () use ($client): bool {
             return ffi_call($client);
+        };
+        break;
+    case 'ffi_raw':
+        [$ffi, $handle] = raw_client($url);
+        $call = static function () use ($ffi, $handle): bool {
+            $request = json_encode([
+                'refundInfo' => refund_info(),
+                'detailMapList' => detail_map_list(),
+                'createPreStockin' => false,
+            ], JSON_FLAGS);
+            $envelope = json_decode(raw_call($ffi, $handle, $request), true);
+            return is_array($envelope) && ($envelope['ok'] ?? false) === true && isset($envelope['data']['stockin_id']);
         };
         break;
     case 'vendor':

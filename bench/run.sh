@@ -4,23 +4,27 @@
 #   bash bench/run.sh
 #
 # On a fresh Debian machine it installs what it needs (wrk, php-cli, php-curl, nginx-light or
-# nginx, gcc, time), builds the library with `cargo build --release`, starts a private nginx on
-# 127.0.0.1 (free high port, config and prefix in a temp dir, run as the current user) that
-# answers POST /openapi like the gateway answers a quick return, and measures in rounds:
+# nginx, gcc, time, strace, mono), builds the library with `cargo build --release`, starts a
+# private nginx on 127.0.0.1 (free high port, config and prefix in a temp dir, run as the current
+# user) that answers POST /openapi like the gateway answers a quick return, and measures in
+# paired, alternating rounds (every client once per round; odd rounds in this order, even rounds
+# in reverse):
 #   wrk          the transport limit: 1 thread, 1 connection, keep-alive, the quick-return body
 #   wrk2         the same with 2 threads and 2 connections: what 2 client threads can gain here
 #   c_raw        the floor of a synchronous client: the same POST written by hand on one
 #                blocking keep-alive socket, no library (bench/c_bench.c raw)
 #   c1, c2       N signed quick returns through the C ABI (bench/c_bench.c), 1 thread, then 2
 #                threads sharing one client
-#   php_ffi      the same N through the PHP binding (bindings/php)
+#   php_ffi      the same N through the PHP binding (bindings/php, smartRefundUploadJson)
+#   php_ffi_raw  the same N through a bare FFI::cdef of the C ABI (the floor of any binding)
+#   csharp       the same N through the C# binding under Mono (bench/cs_bench.cs)
 #   php_vendor   a PHP client written the vendor-SDK way (file_get_contents, new connection
 #                per call), N_VENDOR calls
 #   php_curl     a PHP client with one reused curl handle (keep-alive)
-# plus wdt_client_new time and the stripped size of libwdt.so, then prints a table with
-# ratios to wrk and to the vendor-style client (ratios, because absolute numbers on a shared
-# 2-core machine move by tens of percent between runs). Everything it starts is stopped at the
-# end; only 127.0.0.1 is ever contacted.
+# with nginx's CPU during each run; then wdt_client_new time, the PHP binding's overhead over the
+# bare FFI call (no network), syscalls per warm call of each client (strace -c -f, counted), the
+# stripped size of libwdt.so, and prints one table with medians, min..max and per-round ratios
+# (bench/report.php). Everything it starts is stopped at the end; only 127.0.0.1 is contacted.
 #
 # Environment (all optional):
 #   WDT_BENCH_N             calls per keep-alive client per round (default 6000)
@@ -32,6 +36,7 @@
 #                           target/release (e.g. a prototype build); skips cargo build
 #   WDT_BENCH_NO_INSTALL=1  never run apt-get (fail if a tool is missing)
 #   WDT_BENCH_OUT           where raw results and the table go (default target/bench)
+#   WDT_BENCH_STRACE_N1/N2  the two run lengths of the syscall count (default 500, 1500)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,6 +62,9 @@ missing_tools() {
   command -v gcc >/dev/null 2>&1 || m+=(gcc)
   [ -x /usr/bin/time ] || m+=(time)
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || m+=(nginx)
+  command -v strace >/dev/null 2>&1 || m+=(strace)
+  command -v mcs >/dev/null 2>&1 || m+=(mono-mcs)
+  command -v mono >/dev/null 2>&1 || m+=(mono-runtime)
   if command -v php >/dev/null 2>&1; then
     php -r 'exit(function_exists("curl_init") ? 0 : 1);' || m+=(php-curl)
     php -d ffi.enable=1 -r 'exit(class_exists("FFI") ? 0 : 1);' || m+=(php-ffi)
@@ -78,7 +86,7 @@ if [ -n "$need" ]; then
   log "installing: $need"
   apt_get() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; }
   apt_get update -qq
-  pkgs=(wrk php-cli php-curl gcc libc6-dev time)
+  pkgs=(wrk php-cli php-curl gcc libc6-dev time strace mono-mcs mono-runtime libmono-system-core4.0-cil)
   if apt-cache show nginx-light >/dev/null 2>&1; then pkgs+=(nginx-light); else pkgs+=(nginx); fi
   apt_get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
   need=$(missing_tools)
@@ -182,29 +190,54 @@ fi
 results=$OUT/results.txt
 : >"$results"
 PHP=(php -d ffi.enable=1 -d memory_limit=256M)
+CLK_TCK=$(getconf CLK_TCK)
 
-# record CLIENT ROUND CMD...: runs CMD, keeps its RESULT line, tagged.
+# The C# bench: the binding's sources and bench/cs_bench.cs compiled together with mcs, run with
+# libwdt.so beside it (where Mono looks first for [DllImport("wdt")]).
+mkdir -p "$OUT/cs"
+cp "$LIB" "$OUT/cs/libwdt.so"
+mcs -nologo -target:exe -unsafe -optimize+ -out:"$OUT/cs/cs_bench.exe" \
+  "$root"/bindings/csharp/src/*.cs "$here/cs_bench.cs" || die "mcs could not build the C# bench"
+
+# CPU ticks used so far by nginx (master and workers), for the server's CPU during each run.
+nginx_pids() { echo "$nginx_pid" $(pgrep -P "$nginx_pid" 2>/dev/null); }
+nginx_ticks() {
+  local p total=0 t
+  for p in $(nginx_pids); do
+    t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
+# record CLIENT ROUND CALLS_INCL_WARMUP CMD...: runs CMD, keeps its RESULT line, tagged, plus the
+# server's CPU ticks during the run and how many calls the server saw in that time.
 record() {
-  local client=$1 round=$2 line
-  shift 2
+  local client=$1 round=$2 served=$3 line t0 t1
+  shift 3
+  t0=$(nginx_ticks)
   if ! line=$("$@" | grep '^RESULT ' | tail -n1) || [ -z "$line" ]; then
     die "$client (round $round) failed: $*"
   fi
-  echo "client=$client round=$round ${line#RESULT }" >>"$results"
+  t1=$(nginx_ticks)
+  echo "client=$client round=$round ${line#RESULT } srv_ticks=$((t1 - t0)) srv_calls=$served clk_tck=$CLK_TCK" >>"$results"
 }
 
 # wrk under /usr/bin/time, for its own CPU and peak RSS. The URL carries a freshly signed query
 # (what libwdt sends), so the double accepts it too; nginx ignores it.
 run_wrk() {
-  local client=$1 round=$2 url=$3 seconds=$4 conns=${5:-1} line times
-  local signed
+  local client=$1 round=$2 url=$3 seconds=$4 conns=${5:-1} line times signed t0 t1
   signed=$(php "$here/php_bench.php" query "$url")
+  t0=$(nginx_ticks)
   /usr/bin/time -o "$tmp/wrk.time" -f 'user_s=%U sys_s=%S maxrss_kb=%M' \
     wrk -t"$conns" -c"$conns" -d"${seconds}s" -s "$here/wrk_post.lua" "$signed" >"$tmp/wrk.out"
+  t1=$(nginx_ticks)
   line=$(grep '^RESULT ' "$tmp/wrk.out" | tail -n1)
   [ -n "$line" ] || { cat "$tmp/wrk.out" >&2; die "wrk failed against $url"; }
   times=$(tail -n1 "$tmp/wrk.time")
-  echo "client=$client round=$round ${line#RESULT } $times" >>"$results"
+  local calls=${line##*calls=}
+  calls=${calls%% *}
+  echo "client=$client round=$round ${line#RESULT } $times srv_ticks=$((t1 - t0)) srv_calls=$calls clk_tck=$CLK_TCK" >>"$results"
 }
 
 if [ -n "$MOCK_URL" ]; then
@@ -216,26 +249,96 @@ if [ -n "$MOCK_URL" ]; then
   mock_pid=""
 fi
 
+# One measurement of client ID in round R.
+measure() {
+  local id=$1 r=$2
+  case $id in
+    wrk) run_wrk wrk "$r" "$URL" "$WRK_SECONDS" ;;
+    wrk2) run_wrk wrk2 "$r" "$URL" "$WRK_SECONDS" 2 ;;
+    c_raw) record c_raw "$r" $((N + WARMUP)) "$OUT/c_bench" raw "$URL" "$N" "$WARMUP" ;;
+    c1) record c1 "$r" $((N + WARMUP)) "$OUT/c_bench" seq "$URL" "$N" "$WARMUP" ;;
+    c2) record c2 "$r" $((N + WARMUP)) "$OUT/c_bench" par "$URL" 2 "$N" "$WARMUP" ;;
+    php_ffi) record php_ffi "$r" $((N + WARMUP)) "${PHP[@]}" "$here/php_bench.php" ffi "$URL" "$N" "$WARMUP" ;;
+    php_ffi_raw) record php_ffi_raw "$r" $((N + WARMUP)) "${PHP[@]}" "$here/php_bench.php" ffi_raw "$URL" "$N" "$WARMUP" ;;
+    csharp) record csharp "$r" $((N + WARMUP)) mono "$OUT/cs/cs_bench.exe" "$URL" "$N" "$WARMUP" ;;
+    php_vendor) record php_vendor "$r" $((N_VENDOR + WARMUP)) "${PHP[@]}" "$here/php_bench.php" vendor "$URL" "$N_VENDOR" "$WARMUP" ;;
+    php_curl) record php_curl "$r" $((N + WARMUP)) "${PHP[@]}" "$here/php_bench.php" curl "$URL" "$N" "$WARMUP" ;;
+  esac
+}
+
+# Paired, alternating: every round runs every client once, odd rounds in this order and even
+# rounds in the reverse order, so no client always runs first or last; ratios are taken within
+# a round (clients seconds apart, under the same load) and then the median over rounds.
+CLIENTS=(wrk wrk2 c_raw c1 c2 php_ffi php_ffi_raw csharp php_vendor php_curl)
 for r in $(seq 1 "$ROUNDS"); do
-  log "round $r/$ROUNDS: wrk ${WRK_SECONDS}s with 1 and 2 connections, raw C floor, C 1 thread, C 2 threads, PHP ffi/vendor/curl (N=$N, vendor N=$N_VENDOR)"
-  run_wrk wrk "$r" "$URL" "$WRK_SECONDS"
-  run_wrk wrk2 "$r" "$URL" "$WRK_SECONDS" 2
-  record c_raw "$r" "$OUT/c_bench" raw "$URL" "$N" "$WARMUP"
-  record c1 "$r" "$OUT/c_bench" seq "$URL" "$N" "$WARMUP"
-  record c2 "$r" "$OUT/c_bench" par "$URL" 2 "$N" "$WARMUP"
-  record php_ffi "$r" "${PHP[@]}" "$here/php_bench.php" ffi "$URL" "$N" "$WARMUP"
-  record php_vendor "$r" "${PHP[@]}" "$here/php_bench.php" vendor "$URL" "$N_VENDOR" "$WARMUP"
-  record php_curl "$r" "${PHP[@]}" "$here/php_bench.php" curl "$URL" "$N" "$WARMUP"
-  record client_new "$r" "$OUT/c_bench" new "$URL" "$NEW_COUNT"
+  order=("${CLIENTS[@]}")
+  if [ $((r % 2)) = 0 ]; then
+    order=()
+    for ((i = ${#CLIENTS[@]} - 1; i >= 0; i--)); do order+=("${CLIENTS[$i]}"); done
+  fi
+  log "round $r/$ROUNDS: ${order[*]} (N=$N, vendor N=$N_VENDOR, wrk ${WRK_SECONDS}s)"
+  for id in "${order[@]}"; do measure "$id" "$r"; done
+  record client_new "$r" 0 "$OUT/c_bench" new "$URL" "$NEW_COUNT"
 done
+
+# What the PHP binding adds per call over the bare FFI call (no network).
+log "PHP binding overhead over the bare FFI call"
+record php_overhead 0 0 "${PHP[@]}" "$here/php_bench.php" overhead "$URL" 200000 0
+
+# Syscalls per call, counted (not timed) with strace -c -f: each client runs with S1 and with
+# S2 calls (the same warm-up), and the difference of the totals divided by S2 - S1 is what one
+# more warm call costs; process start-up, library loading and connecting cancel out.
+S1=${WDT_BENCH_STRACE_N1:-500}
+S2=${WDT_BENCH_STRACE_N2:-1500}
+count_syscalls() {
+  local id=$1 n file a b
+  shift
+  for n in "$S1" "$S2"; do
+    file="$tmp/strace.$id.$n"
+    strace -c -f -o "$file" "${@//@N@/$n}" >/dev/null 2>&1 || die "strace of $id failed"
+  done
+  php -r '
+    function counts(string $f): array {
+        $c = [];
+        foreach (file($f, FILE_IGNORE_NEW_LINES) as $line) {
+            $p = preg_split("/\s+/", trim($line));
+            if (count($p) >= 5 && is_numeric($p[0]) && is_numeric($p[3])) { $c[end($p)] = (int)$p[3]; }
+        }
+        return $c;
+    }
+    [$a, $b, $d] = [counts($argv[1]), counts($argv[2]), (int)$argv[3]];
+    $per = [];
+    foreach ($b as $name => $calls) {
+        if ($name === "total") { continue; }
+        $x = ($calls - ($a[$name] ?? 0)) / $d;
+        if ($x >= 0.05) { $per[$name] = $x; }
+    }
+    arsort($per);
+    $top = implode(",", array_map(fn($k, $v) => $k . ":" . number_format($v, 2, ".", ""), array_keys($per), $per));
+    printf("syscalls=%.2f top=%s\n", (($b["total"] ?? 0) - ($a["total"] ?? 0)) / $d, $top === "" ? "-" : $top);
+  ' "$tmp/strace.$id.$S1" "$tmp/strace.$id.$S2" $((S2 - S1)) | sed "s/^/client=$id round=0 kind=strace /" >>"$results"
+}
+if command -v strace >/dev/null 2>&1; then
+  log "syscalls per call (strace -c -f, $S1 and $S2 calls)"
+  count_syscalls c_raw "$OUT/c_bench" raw "$URL" @N@ "$WARMUP"
+  count_syscalls c1 "$OUT/c_bench" seq "$URL" @N@ "$WARMUP"
+  count_syscalls c2 "$OUT/c_bench" par "$URL" 2 @N@ "$WARMUP"
+  count_syscalls php_ffi "${PHP[@]}" "$here/php_bench.php" ffi "$URL" @N@ "$WARMUP"
+  count_syscalls php_ffi_raw "${PHP[@]}" "$here/php_bench.php" ffi_raw "$URL" @N@ "$WARMUP"
+  count_syscalls csharp mono "$OUT/cs/cs_bench.exe" "$URL" @N@ "$WARMUP"
+  count_syscalls php_curl "${PHP[@]}" "$here/php_bench.php" curl "$URL" @N@ "$WARMUP"
+  count_syscalls php_vendor "${PHP[@]}" "$here/php_bench.php" vendor "$URL" @N@ "$WARMUP"
+else
+  die "strace not found (apt-get install strace)"
+fi
 
 # --- 5. report ---------------------------------------------------------------------------
 elapsed=$(($(date +%s) - started))
 {
   echo "machine: nproc=$(nproc), cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), kernel=$(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "tools: $("$NGINX" -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), PHP $(php -r 'echo PHP_VERSION;'), $(gcc --version | head -n1)"
+  echo "tools: $("$NGINX" -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), PHP $(php -r 'echo PHP_VERSION;'), Mono $(mono --version | head -n1 | sed 's/.*version \([^ ]*\).*/\1/'), $(gcc --version | head -n1)"
   echo "library: $LIB"
-  echo "run: N=$N, N_VENDOR=$N_VENDOR, ROUNDS=$ROUNDS, WRK_SECONDS=$WRK_SECONDS, NEW_COUNT=$NEW_COUNT, took ${elapsed}s"
+  echo "run: N=$N, N_VENDOR=$N_VENDOR, ROUNDS=$ROUNDS, WRK_SECONDS=$WRK_SECONDS, NEW_COUNT=$NEW_COUNT, strace $S1/$S2 calls, took ${elapsed}s"
   echo
   php "$here/report.php" "$results" "$lib_bytes" "$stripped_bytes"
 } | tee "$OUT/table.md"

@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the client's own CPU per call, without the network: everything libwdt
 //! does around the HTTP exchange of one quick return (快速退货).
 //!
-//! - `sign`: the MD5 sign over the six query parameters and the body (PROTOCOL.md "Sign").
+//! - `sign`: the MD5 sign over the six query parameters and the body (docs/protocol.md "Sign").
 //! - `request`: validating and serialising a quick return, `request::parse_object` +
 //!   `request::smart_refund` (and each half on its own).
 //! - `response`: reading the gateway's answer into an envelope, `client::interpret` +
@@ -26,10 +26,10 @@ use wdt::{Client, Config};
 
 const CONFIG: &str = r#"{"sid":"wdtapi3","appkey":"wdt_test","appsecret":"testsecret:testsalt","url":"http://127.0.0.1:8080/openapi","connect_timeout_ms":5000,"timeout_ms":30000}"#;
 
-/// The quick return of ABI.md, as a POS program passes it to `wdt_smart_refund_upload`.
+/// The quick return of docs/abi.md, as a POS program passes it to `wdt_smart_refund_upload`.
 const REQUEST: &str = r#"{"refundInfo":{"tid":"pos-6776312","return_warehouse_no":"pos","remark":"pos refundInfo remark"},"detailMapList":[{"spec_no":"RRWDMS018040S","stockin_num":1,"remark":"POS 退货测试"}],"createPreStockin":false}"#;
 
-/// The POST body the library makes of it (PROTOCOL.md test vector 1).
+/// The POST body the library makes of it (docs/protocol.md test vector 1).
 const BODY: &str = r#"[{"tid":"pos-6776312","return_warehouse_no":"pos","remark":"pos refundInfo remark"},[{"spec_no":"RRWDMS018040S","stockin_num":1,"remark":"POS 退货测试"}],false]"#;
 
 /// The gateway's answer to a successful quick return.

@@ -3,6 +3,8 @@
 //! The secret half of `appsecret` lives only in [`Secret`], whose Debug output is redacted.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -61,6 +63,73 @@ pub struct Config {
     pub log: bool,
     /// Enables the `wdt.test.panic` method that proves the panic boundary from any binding.
     pub test_hooks: bool,
+    /// An http:// or socks5:// proxy (`proxy`); None means a direct connection. Proxy
+    /// environment variables are never obeyed.
+    pub proxy: Option<ProxyUrl>,
+    /// Replaces the system resolver (Rust only; None from JSON). Tests make a name fail with it
+    /// without any real DNS lookup.
+    pub resolve_hook: Option<ResolveHook>,
+}
+
+/// Replaces the system resolver for one client: `(host, port)` in, addresses out. Set only from
+/// Rust (tests, embedding programs); the JSON config cannot set it, and Debug shows only its name.
+#[derive(Clone)]
+pub struct ResolveHook(
+    #[allow(clippy::type_complexity)]
+    pub  Arc<dyn Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync>,
+);
+
+impl ResolveHook {
+    /// Wraps `f`, which is asked for every host name (and IP literal) the client connects to.
+    pub fn new(
+        f: impl Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> ResolveHook {
+        ResolveHook(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for ResolveHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResolveHook")
+    }
+}
+
+/// A proxy URL. It may carry a password (`http://user:pass@host:3128`), so Debug shows it with
+/// the user part masked, like the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl(String);
+
+impl ProxyUrl {
+    /// The URL as configured, for the transport only.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => write!(f, "ProxyUrl({scheme}://***@{host})"),
+                None => write!(f, "ProxyUrl({})", self.0),
+            },
+            None => f.write_str("ProxyUrl(***)"),
+        }
+    }
+}
+
+/// A `proxy` value: an http:// or socks5:// URL that ureq can use.
+fn check_proxy(url: &str) -> Result<()> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("socks5://")) {
+        return Err(Error::config_at(
+            "proxy",
+            "proxy must start with http:// or socks5://",
+        ));
+    }
+    ureq::Proxy::new(url)
+        .map(|_| ())
+        .map_err(|e| Error::config_at("proxy", format_args!("proxy is not valid: {e}")))
 }
 
 /// Every key the config accepts; anything else is a `config` error naming the key.
@@ -77,6 +146,7 @@ pub const KEYS: &[&str] = &[
     "max_retries",
     "log",
     "test_hooks",
+    "proxy",
 ];
 
 impl Config {
@@ -152,6 +222,20 @@ impl Config {
             max_retries: c.integer("max_retries", 3, 0, 10)? as u32,
             log: c.boolean("log", false)?,
             test_hooks: c.boolean("test_hooks", false)?,
+            proxy: match c.get("proxy") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(p)) => {
+                    check_proxy(p)?;
+                    Some(ProxyUrl(p.clone()))
+                }
+                Some(_) => {
+                    return Err(Error::config_at(
+                        "proxy",
+                        "proxy must be a string (http://host:port or socks5://host:port)",
+                    ))
+                }
+            },
+            resolve_hook: None,
         })
     }
 }
@@ -290,6 +374,17 @@ mod tests {
         }
         assert_eq!(field_of("[]"), None);
         assert_eq!(field_of("not json"), None);
+    }
+
+    #[test]
+    fn proxy_password_is_never_in_debug() {
+        let c = Config::from_json(&format!(
+            r#"{{{BASE},"proxy":"http://till:hunter2@127.0.0.1:3128"}}"#
+        ))
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("127.0.0.1:3128"), "{debug}");
     }
 
     #[test]

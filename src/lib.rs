@@ -25,7 +25,7 @@ mod transport;
 mod validate;
 
 pub use client::{Client, LogSink, Reply};
-pub use config::{Config, Secret};
+pub use config::{Config, ProxyUrl, ResolveHook, Secret};
 pub use error::{Delivery, Error};
 
 /// The crate's internals, for this workspace's fuzz targets, benchmarks and tests only: no

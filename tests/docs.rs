@@ -18,7 +18,7 @@ use std::process::Command;
 
 /// Links to documents other helpers are writing in parallel; they may be missing on a branch
 /// that has not merged them yet. Remove each entry once its file is on main.
-const NOT_YET_MERGED: &[&str] = &["docs/outbox.md", "docs/cli.md", "docs/hints.md"];
+const NOT_YET_MERGED: &[&str] = &["docs/outbox.md"];
 
 /// The design files outside the repository that docs used to cite. Written as file names in
 /// upper case they always meant those outside files; the repository's own are docs/abi.md,
@@ -420,5 +420,79 @@ fn readme_first_screen_fits_a_screen() {
     assert!(
         first_list <= 40,
         "README.md has {first_list} lines before its first link list; keep it to 40"
+    );
+}
+
+/// Code and scripts cite the repository's own contract too: a clone is all a reader has.
+#[test]
+fn no_source_file_cites_a_document_outside_the_repository() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                if ![
+                    "target",
+                    ".git",
+                    "corpus",
+                    "artifacts",
+                    "node_modules",
+                    "vendor",
+                ]
+                .contains(&name.as_str())
+                {
+                    walk(&p, out);
+                }
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in [
+        "src",
+        "mock",
+        "cli",
+        "bindings",
+        "tests",
+        "fuzz",
+        "bench",
+        "benches",
+        "scripts",
+        "packaging",
+        "include",
+    ] {
+        walk(&root().join(dir), &mut files);
+    }
+    files.push(root().join("BENCHMARKS.md"));
+    let this = root().join("tests/docs.rs");
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| **f != this) {
+        let Ok(text) = fs::read_to_string(f) else {
+            continue;
+        };
+        for name in OUTSIDE_NAMES.iter().chain(OUTSIDE_PATHS) {
+            for (i, _) in text.match_indices(name) {
+                // An absolute path starts a word ("fuzz/work/" is a folder of ours); the
+                // upper-case file names never match our lower-case docs/abi.md.
+                let before = text[..i].chars().next_back();
+                if name.starts_with('/') && before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                {
+                    continue;
+                }
+                found.push(format!(
+                    "{}: {name}",
+                    f.strip_prefix(root()).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "files citing documents outside the repository:\n{}",
+        found.join("\n")
     );
 }

@@ -6,6 +6,8 @@
 #   WDT_ROOT  repository root            (default: two levels above this script)
 #   WDT_LIB   the native library to test (default: $WDT_ROOT/target/release/libwdt.so)
 #   WDT_MOCK  the gateway double         (default: $WDT_ROOT/target/release/wdt-mock)
+#   WDT_CS_ASSEMBLY  a built Wdt.Net.dll to test, e.g. the one installed from the NuGet package
+#                    (default: build it from src/ with build.sh net45)
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,18 +36,28 @@ out="$here/obj/mono-test"
 rm -rf "$out" && mkdir -p "$out" || fail "cannot create $out"
 cp "$WDT_LIB" "$out/libwdt.so" || fail "cannot copy $WDT_LIB"
 
-mcs -nologo -target:library -unsafe -optimize+ -debug -warnaserror+ \
-    -out:"$out/Wdt.dll" -doc:"$out/Wdt.xml" "$here"/src/*.cs ||
-  fail "mcs could not build Wdt.dll"
-# The test compiles the binding's internal JSON reader in as source: it needs one to read
-# cases.json, and Wdt.dll (like any user's assembly) keeps it internal.
+if [ -n "${WDT_CS_ASSEMBLY:-}" ]; then
+  [ -f "$WDT_CS_ASSEMBLY" ] || fail "no assembly at WDT_CS_ASSEMBLY=$WDT_CS_ASSEMBLY"
+  cp "$WDT_CS_ASSEMBLY" "$out/Wdt.Net.dll" || fail "cannot copy $WDT_CS_ASSEMBLY"
+  echo "csharp: testing $WDT_CS_ASSEMBLY"
+else
+  # net45: the build the Windows archives and the package's lib/net45 carry, and what Mono runs.
+  bash "$here/build.sh" net45 "$out" || fail "mcs could not build Wdt.Net.dll"
+fi
+# The test reads cases.json with the binding's internal JSON reader (InternalsVisibleTo).
 mcs -nologo -target:exe -optimize+ -debug -warnaserror+ \
-    -r:"$out/Wdt.dll" -r:System.dll \
-    -out:"$out/WdtTests.exe" "$here"/tests/*.cs "$here/src/Json.cs" ||
+    -r:"$out/Wdt.Net.dll" -r:System.dll -r:System.Core.dll \
+    -out:"$out/WdtTests.exe" "$here"/tests/*.cs ||
   fail "mcs could not build WdtTests.exe"
 
+# The WinForms sample must compile against the same assembly (it is not run: no display here).
+mcs -nologo -target:winexe -optimize+ -warnaserror+ \
+    -r:"$out/Wdt.Net.dll" -r:System.dll -r:System.Drawing.dll -r:System.Windows.Forms.dll \
+    -out:"$out/RefundSample.exe" "$here"/samples/WinForms/*.cs ||
+  fail "mcs could not build the WinForms sample"
+
 # The same two assemblies without the native library, for the missing-library test.
-mkdir -p "$out/nolib" && cp "$out/Wdt.dll" "$out/WdtTests.exe" "$out/nolib/" ||
+mkdir -p "$out/nolib" && cp "$out/Wdt.Net.dll" "$out/WdtTests.exe" "$out/nolib/" ||
   fail "cannot create $out/nolib"
 export WDT_CS_NOLIB="$out/nolib/WdtTests.exe"
 

@@ -1,6 +1,6 @@
 //! The in-memory ERP behind the double: seeded orders and warehouses, and the
 //! return stock-ins (退货入库单) that quick returns create.
-//! Business rules follow the API pages in shared/api-docs; where a page is
+//! Business rules follow the official API pages (docs/protocol.md); where a page is
 //! silent the choice is written next to the code. Errors are `(status, message)`
 //! exactly as the gateway would put them in its JSON.
 

@@ -100,6 +100,60 @@ namespace Wdt
             return found;
         }
 
+        /// <summary>The exact source text of each element of a JSON array, in order.</summary>
+        internal static List<string> ElementTexts(string json)
+        {
+            var r = new JsonReader(json);
+            var items = new List<string>();
+            r.SkipWs();
+            r.Expect('[');
+            r.SkipWs();
+            if (r.Peek() == ']')
+            {
+                r._i++;
+            }
+            else
+            {
+                while (true)
+                {
+                    r.SkipWs();
+                    int start = r._i;
+                    r.ReadValue(1);
+                    items.Add(json.Substring(start, r._i - start));
+                    r.SkipWs();
+                    if (r.Peek() == ',') { r._i++; continue; }
+                    r.Expect(']');
+                    break;
+                }
+            }
+            r.SkipWs();
+            if (r._i != json.Length)
+                throw r.Error("trailing characters after the JSON value");
+            return items;
+        }
+
+        /// <summary>A JSON string literal for <paramref name="s"/> (quotes included).</summary>
+        internal static string Quote(string s)
+        {
+            var sb = new System.Text.StringBuilder(s.Length + 2);
+            sb.Append('"');
+            foreach (char c in s)
+            {
+                switch (c)
+                {
+                    case '"': sb.Append("\\\""); break;
+                    case '\\': sb.Append("\\\\"); break;
+                    default:
+                        if (c < 0x20)
+                            sb.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                        else
+                            sb.Append(c);
+                        break;
+                }
+            }
+            return sb.Append('"').ToString();
+        }
+
         private object ReadValue(int depth)
         {
             if (depth > MaxDepth)

@@ -43,49 +43,47 @@ namespace Wdt
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern IntPtr wdt_version();
 
+        // Off by default (NULL callback). Cdecl like every other import; the delegate behind
+        // `callback` must outlive the client, which WdtClientHandle guarantees.
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void LogCallback(IntPtr line, IntPtr userData);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int wdt_client_set_log_callback(WdtClientHandle client, LogCallback callback, IntPtr userData);
+
         private static volatile bool _loaded;
+        private static readonly object LoadLock = new object();
 
         /// <summary>
-        /// Loads libwdt with a cheap call before the first real one, turning the runtime's terse
-        /// load errors (Mono: "wdt assembly:&lt;unknown assembly&gt;") into ones that tell a
-        /// till's support person which file is missing and which bitness it must have.
+        /// Loads libwdt before the first real call: on Windows first x86\wdt.dll or x64\wdt.dll
+        /// by process bitness (see NativeLoader), then the runtime's normal search. Turns the
+        /// runtime's terse load errors (Mono: "wdt assembly:&lt;unknown assembly&gt;") into a
+        /// <see cref="WdtException"/> of kind <c>native_library</c> that names the bitness, the file
+        /// and every path looked at, for a till's support person.
         /// </summary>
         internal static void EnsureLoaded()
         {
             if (_loaded)
                 return;
-            try
+            lock (LoadLock)
             {
-                wdt_version();
+                if (_loaded)
+                    return;
+                NativeLoader.PreloadForBitness();
+                try
+                {
+                    wdt_version();
+                }
+                catch (DllNotFoundException e)
+                {
+                    throw NativeLoader.LoadFailure(e, NativeLoader.Last);
+                }
+                catch (BadImageFormatException e)
+                {
+                    throw NativeLoader.LoadFailure(e, NativeLoader.Last);
+                }
+                _loaded = true;
             }
-            catch (DllNotFoundException e)
-            {
-                throw new DllNotFoundException(
-                    "libwdt not found: put the " + Bitness() + " " + NativeFileName() + " next to the application " +
-                    "or on the library search path (" + e.Message + ")", e);
-            }
-            catch (BadImageFormatException e)
-            {
-                throw new BadImageFormatException(
-                    "libwdt has the wrong bitness: this process is " + Bitness() + ", so " + NativeFileName() +
-                    " must be the " + Bitness() + " build", e);
-            }
-            _loaded = true;
-        }
-
-        private static string NativeFileName()
-        {
-            switch (Environment.OSVersion.Platform)
-            {
-                case PlatformID.Unix: return "libwdt.so";
-                case PlatformID.MacOSX: return "libwdt.dylib";
-                default: return "wdt.dll";
-            }
-        }
-
-        private static string Bitness()
-        {
-            return IntPtr.Size == 8 ? "64-bit" : "32-bit";
         }
 
         /// <summary>NUL-terminated UTF-8 copy of <paramref name="s"/> for a <c>const char *</c>.</summary>
@@ -121,7 +119,11 @@ namespace Wdt
                 n++;
             // Lenient on the way out: the library only emits valid UTF-8, and a display string
             // is not worth crashing a till over if that ever broke.
-            return Encoding.UTF8.GetString(b, n);
+            // Through a byte[]: Encoding.GetString(byte*, int) is .NET Framework 4.6+, and the
+            // net45 build serves Windows 7 tills that stay on 4.5.x.
+            var bytes = new byte[n];
+            Marshal.Copy(p, bytes, 0, n);
+            return Encoding.UTF8.GetString(bytes);
         }
 
         /// <summary>Copies an envelope returned by a call, then frees it exactly once.</summary>

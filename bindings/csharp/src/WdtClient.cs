@@ -3,6 +3,11 @@
 // and freed before the method returns, and the native client lives in a SafeHandle.
 
 using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace Wdt
 {
@@ -20,6 +25,9 @@ namespace Wdt
         // thread is inside a call reports IsClosed == false (and accepts new AddRefs) until that
         // call returns, which would let calls start after Dispose.
         private volatile bool _disposed;
+
+        private readonly object _logLock = new object();
+        private EventHandler<WdtLogEventArgs> _log;
 
         /// <summary>
         /// Creates a client from a config JSON such as
@@ -119,6 +127,284 @@ namespace Wdt
             ThrowIfDisposed();
             byte[] request = NativeMethods.ToUtf8Z(requestJson, "requestJson");
             return NativeMethods.TakeEnvelope(NativeMethods.wdt_call(_handle, request));
+        }
+
+        // ---- asynchronous calls ------------------------------------------------------------
+
+        /// <summary>
+        /// <see cref="SmartRefundUpload"/> on the thread pool, for a UI thread: <c>await</c> it in a
+        /// WinForms handler and the code after the <c>await</c> runs on the UI thread again.
+        /// <para>Cancelling stops <i>waiting</i>; it never takes back a return that may already be
+        /// sent. Once this method has returned a task the request is sent (unless
+        /// <paramref name="cancellationToken"/> was already cancelled, then nothing is sent, or the
+        /// client is disposed before the pool thread starts, then the task faults with
+        /// <see cref="ObjectDisposedException"/> and nothing is sent); if the
+        /// token fires later the task becomes Canceled at once, the call goes on in the
+        /// background, and its envelope, when it arrives, is written to <see cref="Log"/> and to
+        /// <see cref="Trace"/>. Treat a cancelled quick return as <c>delivery: unknown</c>: look it
+        /// up in the ERP before sending it again.</para>
+        /// </summary>
+        /// <exception cref="ObjectDisposedException">The client has been disposed (thrown at once).</exception>
+        /// <exception cref="ArgumentNullException"><paramref name="requestJson"/> is null (thrown at once).</exception>
+        /// <exception cref="ArgumentException"><paramref name="requestJson"/> contains U+0000 or an unpaired surrogate (thrown at once).</exception>
+        public Task<string> SmartRefundUploadAsync(string requestJson, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            ThrowIfDisposed();
+            byte[] request = NativeMethods.ToUtf8Z(requestJson, "requestJson");
+            return RunAsync("SmartRefundUploadAsync",
+                () => NativeMethods.TakeEnvelope(NativeMethods.wdt_smart_refund_upload(_handle, request)),
+                null, cancellationToken);
+        }
+
+        /// <summary>
+        /// <see cref="SmartRefundUploadOrThrow"/> on the thread pool: the task's result is the JSON
+        /// text of <c>data</c>, a failed call faults it with a <see cref="WdtException"/>.
+        /// Cancellation as in <see cref="SmartRefundUploadAsync"/>.
+        /// </summary>
+        public Task<string> SmartRefundUploadOrThrowAsync(string requestJson, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            ThrowIfDisposed();
+            byte[] request = NativeMethods.ToUtf8Z(requestJson, "requestJson");
+            return RunAsync("SmartRefundUploadOrThrowAsync",
+                () => NativeMethods.TakeEnvelope(NativeMethods.wdt_smart_refund_upload(_handle, request)),
+                DataOrThrow, cancellationToken);
+        }
+
+        /// <summary><see cref="Call"/> on the thread pool. Cancellation as in <see cref="SmartRefundUploadAsync"/>.</summary>
+        public Task<string> CallAsync(string requestJson, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            ThrowIfDisposed();
+            byte[] request = NativeMethods.ToUtf8Z(requestJson, "requestJson");
+            return RunAsync("CallAsync",
+                () => NativeMethods.TakeEnvelope(NativeMethods.wdt_call(_handle, request)),
+                null, cancellationToken);
+        }
+
+        private static string DataOrThrow(string envelope)
+        {
+            WdtException.ThrowIfError(envelope);
+            return JsonReader.MemberText(envelope, "data") ?? "null";
+        }
+
+        // A TaskCompletionSource rather than Task.Run's own task, so that the caller's task can
+        // be cancelled while the native call, which cannot be interrupted without losing track of
+        // what reached the gateway, runs to its end.
+        private Task<string> RunAsync(string what, Func<string> call, Func<string, string> map, CancellationToken ct)
+        {
+            var tcs = new TaskCompletionSource<string>();
+            if (ct.IsCancellationRequested)
+            {
+                tcs.SetCanceled(); // nothing was sent
+                return tcs.Task;
+            }
+            CancellationTokenRegistration reg = ct.Register(() => tcs.TrySetCanceled());
+            Task.Run(() =>
+            {
+                string envelope = null;
+                Exception error = null;
+                try
+                {
+                    envelope = call();
+                }
+                catch (Exception e)
+                {
+                    error = e;
+                }
+                reg.Dispose();
+                bool delivered;
+                if (error != null)
+                {
+                    delivered = tcs.TrySetException(error);
+                }
+                else
+                {
+                    string result = null;
+                    Exception mapError = null;
+                    try { result = map == null ? envelope : map(envelope); }
+                    catch (Exception e) { mapError = e; }
+                    delivered = mapError != null ? tcs.TrySetException(mapError) : tcs.TrySetResult(result);
+                }
+                if (!delivered)
+                    EmitManagedLog("wdt: " + what + " was cancelled by the caller; the result arrived afterwards: " +
+                        (error != null ? error.GetType().FullName + ": " + error.Message : envelope));
+            });
+            return tcs.Task;
+        }
+
+        // ---- paging -------------------------------------------------------------------------
+
+        /// <summary>
+        /// Every page of a paged method, e.g. <c>wms.stockin.Refund.queryWithDetail</c>, from
+        /// page 0 until the items seen reach the <c>total_count</c> the gateway gave for page 0
+        /// (or a page comes back empty). Lazy: each page is requested when the loop asks for it.
+        /// A failed page throws <see cref="WdtException"/> from the loop.
+        /// </summary>
+        /// <param name="method">The API method name.</param>
+        /// <param name="argsJson">The positional argument list as a JSON array, e.g. <c>[{"start_time":"…","end_time":"…"}]</c>.</param>
+        /// <param name="pageSize">Items per page (the gateway's limit applies).</param>
+        /// <param name="itemsKey">The array member of <c>data</c> holding the items (e.g. <c>"order"</c>);
+        /// null: the only array member.</param>
+        /// <exception cref="ArgumentNullException"><paramref name="method"/> or <paramref name="argsJson"/> is null (thrown at once).</exception>
+        /// <exception cref="ArgumentOutOfRangeException"><paramref name="pageSize"/> is below 1 (thrown at once).</exception>
+        public IEnumerable<WdtPage> Pages(string method, string argsJson, int pageSize = 50, string itemsKey = null)
+        {
+            if (method == null)
+                throw new ArgumentNullException("method");
+            if (argsJson == null)
+                throw new ArgumentNullException("argsJson");
+            if (pageSize < 1)
+                throw new ArgumentOutOfRangeException("pageSize", pageSize, "page_size must be at least 1");
+            ThrowIfDisposed();
+            return PagesIterator(method, argsJson, pageSize, itemsKey);
+        }
+
+        /// <summary>
+        /// The items of every page of <see cref="Pages"/>, one JSON object text each, in order.
+        /// </summary>
+        public IEnumerable<string> Items(string method, string argsJson, int pageSize = 50, string itemsKey = null)
+        {
+            IEnumerable<WdtPage> pages = Pages(method, argsJson, pageSize, itemsKey);
+            return ItemsIterator(pages);
+        }
+
+        private static IEnumerable<string> ItemsIterator(IEnumerable<WdtPage> pages)
+        {
+            foreach (WdtPage page in pages)
+                foreach (string item in page.Items)
+                    yield return item;
+        }
+
+        private IEnumerable<WdtPage> PagesIterator(string method, string argsJson, int pageSize, string itemsKey)
+        {
+            long total = -1, seen = 0;
+            for (int pageNo = 0; ; pageNo++)
+            {
+                // calc_total on page 0 only: counting is work for the ERP, and walking up to the
+                // first count keeps the walk finite even while new stock-ins arrive.
+                string request = "{\"method\":" + JsonReader.Quote(method) + ",\"args\":" + argsJson +
+                    ",\"pager\":{\"page_size\":" + pageSize.ToString(CultureInfo.InvariantCulture) +
+                    ",\"page_no\":" + pageNo.ToString(CultureInfo.InvariantCulture) +
+                    ",\"calc_total\":" + (pageNo == 0 ? "true" : "false") + "}}";
+                string envelope = Call(request);
+                WdtException.ThrowIfError(envelope);
+                WdtPage page = WdtPage.FromEnvelope(pageNo, envelope, itemsKey);
+                if (pageNo == 0)
+                {
+                    if (page.TotalCount == null)
+                        throw new WdtException(WdtErrorKind.BadResponse,
+                            "paged call of " + method + " returned no total_count on page 0",
+                            envelopeJson: envelope, delivery: WdtDelivery.Rejected, retryable: false);
+                    total = page.TotalCount.Value;
+                }
+                else
+                {
+                    page.TotalCount = total;
+                }
+                yield return page;
+                seen += page.Items.Count;
+                if (seen >= total || page.Items.Count == 0)
+                    yield break;
+            }
+        }
+
+        // ---- log ----------------------------------------------------------------------------
+
+        /// <summary>
+        /// libwdt's log lines for this client (request sent, attempts, answers; never the secret),
+        /// plus the binding's own line when a cancelled async call's result arrives. Raised on
+        /// the thread making the call (or the outbox worker thread), so a WinForms handler must
+        /// not touch controls directly (use <c>BeginInvoke</c>). An exception thrown by a handler
+        /// is swallowed: it must not unwind through native code. Handlers must not dispose this
+        /// client. Subscribing the first handler turns native logging on
+        /// (<c>wdt_client_set_log_callback</c>), removing the last turns it off.
+        /// </summary>
+        /// <exception cref="NotSupportedException">The loaded libwdt is older and has no log callback.</exception>
+        public event EventHandler<WdtLogEventArgs> Log
+        {
+            add
+            {
+                lock (_logLock)
+                {
+                    bool wasOff = _log == null;
+                    _log += value;
+                    if (wasOff && _log != null)
+                    {
+                        try { SetNativeLog(true); }
+                        catch { _log -= value; throw; }
+                    }
+                }
+            }
+            remove
+            {
+                lock (_logLock)
+                {
+                    bool wasOn = _log != null;
+                    _log -= value;
+                    if (wasOn && _log == null && !_disposed)
+                        SetNativeLog(false);
+                }
+            }
+        }
+
+        private void SetNativeLog(bool on)
+        {
+            ThrowIfDisposed();
+            NativeMethods.LogCallback thunk = null;
+            if (on)
+            {
+                if (_handle.LogThunk == null)
+                    _handle.LogThunk = OnNativeLog;
+                thunk = _handle.LogThunk;
+            }
+            int rc;
+            try
+            {
+                rc = NativeMethods.wdt_client_set_log_callback(_handle, thunk, IntPtr.Zero);
+            }
+            catch (EntryPointNotFoundException e)
+            {
+                throw new NotSupportedException(
+                    "the loaded libwdt " + Version + " has no wdt_client_set_log_callback; use a newer wdt.dll / libwdt.so", e);
+            }
+            if (rc != 0)
+                throw new InvalidOperationException("wdt_client_set_log_callback returned " + rc.ToString(CultureInfo.InvariantCulture));
+        }
+
+        private void OnNativeLog(IntPtr line, IntPtr userData)
+        {
+            // Nothing may escape into libwdt's frames: an exception there takes the till down.
+            try
+            {
+                Raise(NativeMethods.CopyUtf8Z(line) ?? "");
+            }
+            catch (Exception)
+            {
+            }
+        }
+
+        private void EmitManagedLog(string line)
+        {
+            try
+            {
+                Trace.WriteLine(line);
+                Raise(line);
+            }
+            catch (Exception)
+            {
+            }
+        }
+
+        private void Raise(string line)
+        {
+            EventHandler<WdtLogEventArgs> h = _log;
+            if (h == null)
+                return;
+            var args = new WdtLogEventArgs(line);
+            foreach (EventHandler<WdtLogEventArgs> one in h.GetInvocationList())
+            {
+                try { one(this, args); }
+                catch (Exception) { }
+            }
         }
 
         /// <summary>

@@ -17,6 +17,12 @@ namespace Wdt
         {
         }
 
+        // The log thunk handed to wdt_client_set_log_callback. Held here, not by WdtClient,
+        // because libwdt may call it until wdt_client_free returns (the outbox worker thread
+        // included), and this object lives until ReleaseHandle has run even when the WdtClient
+        // was finalized first.
+        internal NativeMethods.LogCallback LogThunk;
+
         public override bool IsInvalid
         {
             get { return handle == IntPtr.Zero; }

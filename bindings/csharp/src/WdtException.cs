@@ -30,6 +30,12 @@ namespace Wdt
         public const string Api = "api";
         /// <summary>A bug in libwdt (a caught panic); the request may or may not have been sent.</summary>
         public const string Internal = "internal";
+        /// <summary>
+        /// Raised by this binding only, never found in an envelope: no native library of this
+        /// process's bitness could be loaded. The message names the file, the bitness and every
+        /// path looked at; <see cref="WdtException.Hint"/> says what to do.
+        /// </summary>
+        public const string NativeLibrary = "native_library";
     }
 
     /// <summary>
@@ -60,9 +66,22 @@ namespace Wdt
         public WdtException(string kind, string message, string field = null, int? status = null,
             string delivery = null, int? httpStatus = null, string envelopeJson = null,
             bool? retryable = null, int? attempts = null)
-            : base(message ?? kind)
+            : this(kind, message, null, field, status, delivery, httpStatus, envelopeJson, retryable, attempts, null)
+        {
+        }
+
+        /// <summary>
+        /// Like the other constructor, with the envelope's <c>error.hint</c> (the Chinese remedy)
+        /// and an inner exception. Every parameter is required here so that calls written for the
+        /// shorter constructor still pick that one.
+        /// </summary>
+        public WdtException(string kind, string message, string hint, string field, int? status,
+            string delivery, int? httpStatus, string envelopeJson, bool? retryable, int? attempts,
+            Exception innerException)
+            : base(message ?? kind, innerException)
         {
             Kind = kind;
+            Hint = hint;
             Field = field;
             Status = status;
             Delivery = delivery;
@@ -74,6 +93,12 @@ namespace Wdt
 
         /// <summary><c>error.kind</c>: one of <see cref="WdtErrorKind"/> (or a newer kind).</summary>
         public string Kind { get; private set; }
+
+        /// <summary>
+        /// <c>error.hint</c>: what to do about it, in Chinese, for the cashier or the till's
+        /// support person (e.g. which environment the URL belongs to). Null if the envelope has none.
+        /// </summary>
+        public string Hint { get; private set; }
 
         /// <summary><c>error.field</c>: the JSON path (<c>invalid_argument</c>) or config key (<c>config</c>); otherwise null.</summary>
         public string Field { get; private set; }
@@ -142,9 +167,9 @@ namespace Wdt
             string kind = GetString(err, "kind");
             if (kind == null)
                 return Unreadable(envelopeJson, "no error.kind");
-            return new WdtException(kind, GetString(err, "message"), GetString(err, "field"),
+            return new WdtException(kind, GetString(err, "message"), GetString(err, "hint"), GetString(err, "field"),
                 GetInt(err, "status"), GetString(err, "delivery"), GetInt(err, "http_status"),
-                envelopeJson, GetBool(err, "retryable"), GetInt(err, "attempts"));
+                envelopeJson, GetBool(err, "retryable"), GetInt(err, "attempts"), null);
         }
 
         // The ABI promises the envelope shape, so breaking it is a library bug: report it as one
@@ -187,6 +212,8 @@ namespace Wdt
             if (Retryable.HasValue) sb.Append(" retryable=").Append(Retryable.Value ? "true" : "false");
             if (Attempts.HasValue) sb.Append(" attempts=").Append(Attempts.Value.ToString(CultureInfo.InvariantCulture));
             sb.Append("] ").Append(Message);
+            if (Hint != null) sb.Append(" (").Append(Hint).Append(')');
+            if (InnerException != null) sb.Append(" ---> ").Append(InnerException.GetType().FullName).Append(": ").Append(InnerException.Message);
             if (StackTrace != null) sb.Append(Environment.NewLine).Append(StackTrace);
             return sb.ToString();
         }

@@ -14,6 +14,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading;
+using System.Threading.Tasks;
 using Wdt;
 
 namespace WdtTests
@@ -67,13 +68,20 @@ namespace WdtTests
                 Assert(m.Success, "no version in Cargo.toml");
                 AssertEqual(m.Groups[1].Value, WdtClient.Version, "Version");
                 // The NuGet package carries the native library, so it must carry its version too.
-                string csproj = File.ReadAllText(Path.Combine(Path.Combine(Path.Combine(_root, "bindings"), "csharp"), "Wdt.csproj"));
+                string csproj = File.ReadAllText(Path.Combine(Path.Combine(Path.Combine(_root, "bindings"), "csharp"), "Wdt.Net.csproj"));
                 Match v = Regex.Match(csproj, @"<Version>([^<]+)</Version>");
-                Assert(v.Success, "no <Version> in Wdt.csproj");
-                AssertEqual(m.Groups[1].Value, v.Groups[1].Value, "Wdt.csproj <Version>");
+                Assert(v.Success, "no <Version> in Wdt.Net.csproj");
+                AssertEqual(m.Groups[1].Value, v.Groups[1].Value, "Wdt.Net.csproj <Version>");
+                // The assembly under test (built here or installed from the package) says so too.
+                var asm = typeof(WdtClient).Assembly;
+                AssertEqual("Wdt.Net", asm.GetName().Name, "assembly name");
+                var info = (System.Reflection.AssemblyInformationalVersionAttribute)Attribute.GetCustomAttribute(
+                    asm, typeof(System.Reflection.AssemblyInformationalVersionAttribute));
+                Assert(info != null, "no AssemblyInformationalVersion");
+                AssertEqual(m.Groups[1].Value, info.InformationalVersion, "AssemblyInformationalVersion");
             });
 
-            Test("a missing native library is a DllNotFoundException naming the file", () =>
+            Test("a missing native library is a WdtException naming the file, the bitness and the paths", () =>
             {
                 // test.sh puts a copy of the two assemblies, without libwdt.so, in WDT_CS_NOLIB.
                 string exe = Environment.GetEnvironmentVariable("WDT_CS_NOLIB");
@@ -89,8 +97,11 @@ namespace WdtTests
                 {
                     string output = p.StandardOutput.ReadToEnd();
                     Assert(p.WaitForExit(60000), "probe hung");
-                    Assert(output.StartsWith("System.DllNotFoundException: libwdt not found: put the", StringComparison.Ordinal)
-                        && output.Contains("libwdt.so"), "probe said: " + output);
+                    string bits = IntPtr.Size == 8 ? "64-bit" : "32-bit";
+                    Assert(output.StartsWith("Wdt.WdtException: libwdt could not be loaded into this " + bits + " process: no " +
+                        bits + " libwdt.so was found", StringComparison.Ordinal), "probe said: " + output);
+                    Assert(output.Contains("kind=native_library") && output.Contains("inner=System.DllNotFoundException")
+                        && output.Contains("hint=把 libwdt.so 放到"), "probe said: " + output);
                 }
             });
 
@@ -102,8 +113,10 @@ namespace WdtTests
             }
             ExceptionMapping();
             ArgumentChecks();
+            LoaderTests();
             DisposeTests();
             ThreadTests();
+            ExtraTests.Run(_fixtures == null ? null : Config(null), _mockBase);
             MemoryTests();
             OutboxTests.Run(_mockUrl, Test);
 
@@ -119,10 +132,17 @@ namespace WdtTests
                 Console.WriteLine("loaded " + WdtClient.Version);
                 return 1;
             }
+            catch (WdtException e)
+            {
+                Console.WriteLine(e.GetType().FullName + ": " + e.Message);
+                Console.WriteLine("kind=" + e.Kind + " inner=" + (e.InnerException == null ? "" : e.InnerException.GetType().FullName));
+                Console.WriteLine("hint=" + e.Hint);
+                return 0;
+            }
             catch (Exception e)
             {
                 Console.WriteLine(e.GetType().FullName + ": " + e.Message);
-                return 0;
+                return 1;
             }
         }
 
@@ -244,6 +264,7 @@ namespace WdtTests
             AssertEqual(err.ContainsKey("http_status") ? int.Parse(((JsonNumber)err["http_status"]).Text) : (int?)null, ex.HttpStatus, "HttpStatus vs error.http_status");
             AssertEqual(err.ContainsKey("attempts") ? int.Parse(((JsonNumber)err["attempts"]).Text) : (int?)null, ex.Attempts, "Attempts vs error.attempts");
             AssertEqual(err.ContainsKey("retryable") ? (bool?)(bool)err["retryable"] : null, ex.Retryable, "Retryable vs error.retryable");
+            AssertEqual(Get(err, "hint"), ex.Hint, "Hint vs error.hint");
             if (expect.TryGetValue("kind", out v)) AssertEqual(v, ex.Kind, "kind" + ctx);
             if (expect.TryGetValue("field", out v)) AssertEqual(v, ex.Field, "field" + ctx);
             if (expect.TryGetValue("status", out v)) AssertEqual(int.Parse(((JsonNumber)v).Text), ex.Status, "status" + ctx);
@@ -317,9 +338,8 @@ namespace WdtTests
                     AssertEqual(100, e.Status, "Status");
                     AssertEqual("未找到对应的单据信息!", e.Message, "Message");
                     Assert(e.Field == null && e.HttpStatus == null, "field/http_status on an api error");
-                    // ABI.md reserves delivery for transport/timeout; the library also says
-                    // "rejected" here. Either is fine, a claim that it may be booked is not.
-                    Assert(e.Delivery == null || e.Delivery == WdtDelivery.Rejected, "Delivery " + e.Delivery);
+                    // docs/abi.md: a 2xx status-100 answer proves nothing was created.
+                    Assert(e.Delivery == WdtDelivery.Rejected, "Delivery " + e.Delivery);
                     Assert(e.Retryable != true, "an api 100 must not be retryable");
                 }
             });
@@ -370,6 +390,52 @@ namespace WdtTests
                 AssertEqual(502, e.HttpStatus, "HttpStatus");
                 e = Throws<WdtException>(() => WdtException.ThrowIfError("not json"));
                 AssertEqual(WdtErrorKind.Internal, e.Kind, "Kind of an unreadable envelope");
+            });
+        }
+
+        // The native loader's decisions, checked without Windows: which subfolder for which
+        // bitness, the fallback order, and the message when nothing fits.
+        private static void LoaderTests()
+        {
+            string a = Path.Combine("app", "dir"), b = Path.Combine("lib", "dir");
+            Func<string, string> x86 = d => Path.Combine(Path.Combine(d, "x86"), "wdt.dll");
+            Func<string, string> x64 = d => Path.Combine(Path.Combine(d, "x64"), "wdt.dll");
+            Test("loader: a 64-bit process loads x64\\wdt.dll, a 32-bit one x86\\wdt.dll", () =>
+            {
+                var files = new HashSet<string> { x86(a), x64(a) };
+                var loaded = new List<string>();
+                var o = NativeLoader.Plan(new[] { a, b }, true, files.Contains, p => { loaded.Add(p); return null; });
+                AssertEqual(x64(a), o.LoadedPath, "64-bit LoadedPath");
+                o = NativeLoader.Plan(new[] { a, b }, false, files.Contains, p => { loaded.Add(p); return null; });
+                AssertEqual(x86(a), o.LoadedPath, "32-bit LoadedPath");
+                AssertEqual(2, loaded.Count, "loads attempted");
+            });
+            Test("loader: falls back to the assembly's folder, then to the normal search", () =>
+            {
+                var files = new HashSet<string> { x64(b) };
+                var o = NativeLoader.Plan(new[] { a, b }, true, files.Contains, p => null);
+                AssertEqual(x64(b), o.LoadedPath, "LoadedPath from the second folder");
+                o = NativeLoader.Plan(new[] { a, a, null, b }, false, files.Contains, p => { throw new Exception("nothing to load"); });
+                Assert(o.LoadedPath == null, "loaded something that does not exist");
+                AssertEqual(string.Join("|", new[] { x86(a), x86(b) }), string.Join("|", o.Tried.ToArray()), "Tried (deduplicated)");
+            });
+            Test("loader: a file that fails to load is reported with its path and reason", () =>
+            {
+                var files = new HashSet<string> { x64(a), x64(b) };
+                var o = NativeLoader.Plan(new[] { a, b }, true, files.Contains,
+                    p => p == x64(a) ? "wrong bitness for this 64-bit process (Windows error 193)" : null);
+                AssertEqual(x64(b), o.LoadedPath, "LoadedPath after a failure");
+                AssertEqual(1, o.Failures.Count, "Failures");
+                Assert(o.Failures[0].StartsWith(x64(a) + ": wrong bitness", StringComparison.Ordinal), o.Failures[0]);
+                o = NativeLoader.Plan(new[] { a }, true, files.Contains, p => "wrong bitness for this 64-bit process (Windows error 193)");
+                WdtException e = NativeLoader.LoadFailure(new BadImageFormatException("bad image"), o);
+                AssertEqual(WdtErrorKind.NativeLibrary, e.Kind, "Kind");
+                AssertEqual(WdtDelivery.NotSent, e.Delivery, "Delivery");
+                string bits = IntPtr.Size == 8 ? "64-bit" : "32-bit";
+                Assert(e.Message.Contains("this " + bits + " process") && e.Message.Contains("wrong bitness")
+                    && e.Message.Contains(x64(a)) && e.Message.Contains("bad image"), e.Message);
+                Assert(!string.IsNullOrEmpty(e.Hint), "no Hint");
+                Assert(e.InnerException is BadImageFormatException, "InnerException");
             });
         }
 
@@ -673,7 +739,7 @@ namespace WdtTests
         }
 
         // -1 when the double has no stats endpoint; the count check is then skipped, not faked.
-        private static long MockRequests()
+        internal static long MockRequests()
         {
             try
             {
@@ -691,7 +757,7 @@ namespace WdtTests
             }
         }
 
-        private static void MockPost(string path, string json)
+        internal static void MockPost(string path, string json)
         {
             using (var wc = new WebClient())
             {
@@ -714,7 +780,7 @@ namespace WdtTests
 
         // ---- a tiny harness -------------------------------------------------------------------
 
-        private static void Test(string name, Action body)
+        internal static void Test(string name, Action body)
         {
             try
             {
@@ -729,7 +795,7 @@ namespace WdtTests
             }
         }
 
-        private static T Throws<T>(Action a) where T : Exception
+        internal static T Throws<T>(Action a) where T : Exception
         {
             try
             {
@@ -746,13 +812,13 @@ namespace WdtTests
             throw new Exception("expected " + typeof(T).Name + ", nothing was thrown");
         }
 
-        private static void Assert(bool cond, string what)
+        internal static void Assert(bool cond, string what)
         {
             if (!cond)
                 throw new Exception("assertion failed: " + what);
         }
 
-        private static void AssertEqual(object expected, object actual, string what)
+        internal static void AssertEqual(object expected, object actual, string what)
         {
             if (!Equals(expected, actual))
                 throw new Exception(what + ": expected <" + (expected ?? "null") + "> got <" + (actual ?? "null") + ">");
