@@ -30,40 +30,6 @@
 #define MAX_OFFSET (24 * 3600)
 
 /*
- How long after an `unknown` attempt the ERP must keep not showing the return before it may
- be sent again: longer than any HTTP timeout between the till and the ERP (proxies commonly
- give up after 60 s) plus the ERP's own queueing, so a request still in the gateway's hands
- cannot be overtaken by its resend. Waiting longer only delays a return that was really lost.
- */
-#define DEFAULT_SETTLE_MS 300000
-
-/*
- How long one process may hold an entry it is working on. It must outlast one call to the
- gateway (the client's `timeout_ms`, 30 s by default) or a second process could take over an
- entry whose request is still on the wire; twice that default leaves room for slow disks.
- */
-#define DEFAULT_LEASE_MS 60000
-
-/*
- OUTBOX.md: tests use sub-second values, nothing below this makes sense.
- */
-#define MIN_MS 100
-
-#define MAX_ID_LEN 64
-
-/*
- The gateway's limit for refundInfo.remark, in UTF-16 units (docs/protocol.md).
- */
-#define REMARK_LIMIT 255
-
-#define MAX_LIST_LIMIT 1000
-
-/*
- "WDT0": written once, checked on every open.
- */
-#define APPLICATION_ID 1464095792
-
-/*
  An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
  One client may be used from many threads at once; it holds its own connection pool.
  */

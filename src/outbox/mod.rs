@@ -85,7 +85,7 @@ impl From<rusqlite::Error> for Fail {
 /// `sending` (a resend after reconciliation marked, nothing sent), `in_flight:<ms>` (killed that
 /// long after the request started), `answered` (answer read, not stored) or `recorded`. The process is killed
 /// with SIGKILL, as a power cut or the task manager would.
-pub const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
+pub(crate) const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
 
 pub struct Outbox {
     conn: Mutex<Connection>,

@@ -11,18 +11,18 @@ use crate::request::{self, Prepared};
 /// be sent again: longer than any HTTP timeout between the till and the ERP (proxies commonly
 /// give up after 60 s) plus the ERP's own queueing, so a request still in the gateway's hands
 /// cannot be overtaken by its resend. Waiting longer only delays a return that was really lost.
-pub const DEFAULT_SETTLE_MS: u64 = 300_000;
+pub(crate) const DEFAULT_SETTLE_MS: u64 = 300_000;
 /// How long one process may hold an entry it is working on. It must outlast one call to the
 /// gateway (the client's `timeout_ms`, 30 s by default) or a second process could take over an
 /// entry whose request is still on the wire; twice that default leaves room for slow disks.
-pub const DEFAULT_LEASE_MS: u64 = 60_000;
-/// OUTBOX.md: tests use sub-second values, nothing below this makes sense.
-pub const MIN_MS: u64 = 100;
-pub const MAX_ID_LEN: usize = 64;
+pub(crate) const DEFAULT_LEASE_MS: u64 = 60_000;
+/// docs/outbox.md: tests use sub-second values, nothing below this makes sense.
+pub(crate) const MIN_MS: u64 = 100;
+pub(crate) const MAX_ID_LEN: usize = 64;
 /// The gateway's limit for refundInfo.remark, in UTF-16 units (docs/protocol.md).
-pub const REMARK_LIMIT: usize = 255;
+pub(crate) const REMARK_LIMIT: usize = 255;
 
-pub const STATES: [&str; 5] = [
+pub(crate) const STATES: [&str; 5] = [
     "pending",
     "in_doubt",
     "delivered",
@@ -39,7 +39,7 @@ pub struct Options {
     pub worker_interval_ms: u64,
 }
 
-pub const OPTION_KEYS: &[&str] = &[
+pub(crate) const OPTION_KEYS: &[&str] = &[
     "path",
     "marker",
     "settle_ms",
@@ -313,7 +313,7 @@ pub struct ListFilter {
     pub after: Option<String>,
 }
 
-pub const MAX_LIST_LIMIT: u64 = 1000;
+pub(crate) const MAX_LIST_LIMIT: u64 = 1000;
 
 impl ListFilter {
     pub fn from_json(text: Option<&str>) -> Result<ListFilter, Error> {

@@ -13,14 +13,14 @@ use super::model::Entry;
 use super::Fail;
 
 /// "WDT0": written once, checked on every open.
-pub const APPLICATION_ID: i64 = 0x5744_5430;
+pub(crate) const APPLICATION_ID: i64 = 0x5744_5430;
 /// Another process holding the write lock (a flush committing) makes us wait this long before
 /// a storage error: commits take milliseconds, so only a wedged process reaches it.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Forward migrations: `MIGRATIONS[n]` takes the schema from version n to n + 1. Never edit a
 /// released step; add one.
-pub const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: entries and their history.
     "CREATE TABLE entries (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
