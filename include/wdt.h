@@ -3,7 +3,8 @@
  *
  * Ownership: every `char *` returned by this library (envelopes, *error_json) is owned by the
  * caller and released exactly once with wdt_free_string. wdt_version() is static: never free it.
- * Threads: a WdtClient may be shared by many threads; free it once, when no thread uses it.
+ * Threads: a WdtClient may be shared by many threads; wdt_client_free is the caller's last use
+ * of it (a call still running on another thread finishes first). Contract: docs/abi.md.
  * Calling convention: the platform C one (cdecl); say so explicitly on 32-bit Windows.
  */
 
@@ -17,17 +18,6 @@
 #define WDT_VERSION_MAJOR 0
 #define WDT_VERSION_MINOR 1
 #define WDT_VERSION_PATCH 0
-
-/*
- The gateway's tolerance for a timestamp (±120 s, status 7 beyond it).
- */
-#define TOLERANCE 120
-
-/*
- A till clock may be days off after a dead CMOS battery; a Date header farther than a day
- from the local clock is not believed.
- */
-#define MAX_OFFSET (24 * 3600)
 
 /*
  An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
@@ -50,16 +40,6 @@ typedef struct WdtOutbox WdtOutbox;
  quick, must not unwind or throw, and must not free this client.
  */
 typedef void (*WdtLogCallback)(const char *line, void *user_data);
-
-/*
- The statuses of a 2xx gateway answer that prove the request was refused before any business
- write, from the gateway's error table (docs/protocol.md, "statuses"): 1 parameters, sign,
- appkey, sid, app auth; 2 an unknown parameter; 3 dynamic password required; 6 IP whitelist;
- 7 timestamp; 8 version; 100 the application's own validation and the rate/concurrency
- limits. Not listed, hence `unknown`: 4 and 5 (数据库错误 — the table promises nothing about
- what was written before it), 99 (其他错误) and any status the table does not name.
- */
-#define REJECTING_STATUSES { 1, 2, 3, 6, 7, 8, 100, }
 
 #ifdef __cplusplus
 extern "C" {
