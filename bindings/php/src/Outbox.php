@@ -130,8 +130,8 @@ final class Outbox
         if (strpos($json, "\0") !== false) {
             return Native::decodeEnvelope(Native::localEnvelope(WdtException::KIND_INVALID_ARGUMENT, 'invalid argument: contains a NUL byte'));
         }
-        $text = Native::takeString($this->ffi, $this->ffi->$function($handle, $json))
-            ?? Native::localEnvelope(WdtException::KIND_INTERNAL, 'internal: the library returned no envelope (out of memory)');
+        // The outbox calls never return NULL (docs/abi.md).
+        $text = (string) Native::takeString($this->ffi, $this->ffi->$function($handle, $json));
         return Native::decodeEnvelope($text);
     }
 }
