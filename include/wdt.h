@@ -3,7 +3,8 @@
  *
  * Ownership: every `char *` returned by this library (envelopes, *error_json) is owned by the
  * caller and released exactly once with wdt_free_string. wdt_version() is static: never free it.
- * Threads: a WdtClient may be shared by many threads; free it once, when no thread uses it.
+ * Threads: a WdtClient may be shared by many threads; wdt_client_free is the caller's last use
+ * of it (a call still running on another thread finishes first). Contract: docs/abi.md.
  * Calling convention: the platform C one (cdecl); say so explicitly on 32-bit Windows.
  */
 
@@ -19,21 +20,17 @@
 #define WDT_VERSION_PATCH 0
 
 /*
- The gateway's tolerance for a timestamp (±120 s, status 7 beyond it).
- */
-#define TOLERANCE 120
-
-/*
- A till clock may be days off after a dead CMOS battery; a Date header farther than a day
- from the local clock is not believed.
- */
-#define MAX_OFFSET (24 * 3600)
-
-/*
  An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
  One client may be used from many threads at once; it holds its own connection pool.
  */
 typedef struct WdtClient WdtClient;
+
+/*
+ An opaque outbox handle: a local SQLite file of quick returns plus its own client. Open it
+ with `wdt_outbox_open`, release it with `wdt_outbox_close`. One handle may be used from many
+ threads at once; several processes may open the same file.
+ */
+typedef struct WdtOutbox WdtOutbox;
 
 /*
  A function that receives the client's log lines: one line per attempt (method, outcome,
@@ -43,16 +40,6 @@ typedef struct WdtClient WdtClient;
  quick, must not unwind or throw, and must not free this client.
  */
 typedef void (*WdtLogCallback)(const char *line, void *user_data);
-
-/*
- The statuses of a 2xx gateway answer that prove the request was refused before any business
- write, from the gateway's error table (docs/protocol.md, "statuses"): 1 parameters, sign,
- appkey, sid, app auth; 2 an unknown parameter; 3 dynamic password required; 6 IP whitelist;
- 7 timestamp; 8 version; 100 the application's own validation and the rate/concurrency
- limits. Not listed, hence `unknown`: 4 and 5 (数据库错误 — the table promises nothing about
- what was written before it), 99 (其他错误) and any status the table does not name.
- */
-#define REJECTING_STATUSES { 1, 2, 3, 6, 7, 8, 100, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -139,6 +126,85 @@ void wdt_free_string(char *s);
  The library version, e.g. "0.1.0". A static string: never free it. Thread-safe.
  */
 const char *wdt_version(void);
+
+/*
+ Opens (creating if missing) the outbox file named by `options_json`
+ (`{"path":"…","marker":true,"settle_ms":300000,"lease_ms":60000,"worker_interval_ms":0}`,
+ only `path` required), with its own client built from `client_config_json` (the JSON of
+ `wdt_client_new`). `lease_ms` must exceed the client's `timeout_ms`.
+
+ Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an
+ error envelope (kind "config": bad options or a file that cannot be an outbox) that the
+ caller releases with `wdt_free_string`. On success `*error_json` is set to NULL. The handle
+ is released exactly once with `wdt_outbox_close`. May be called from any thread.
+
+ # Safety
+ Both JSON arguments are NULL or NUL-terminated strings; `error_json` is NULL or points to a
+ writable `char *`.
+ */
+WdtOutbox *wdt_outbox_open(const char *client_config_json, const char *options_json, char **error_json);
+
+/*
+ Stores one quick return durably, then (unless `"defer": true`) tries to deliver it now,
+ within the client's timeout. `submit_json` is
+ `{"id":"POS-20261130-0042","request":{"refundInfo":{…},"detailMapList":[…],"createPreStockin":false},"defer":false}`
+ (`id` optional, at most 64 of `A-Z a-z 0-9 . _ : -`). An invalid request stores nothing
+ (`invalid_argument`, field under `request.`). An `id` that exists returns that entry
+ unchanged and sends nothing. Otherwise the envelope's `data` is the entry; a failed delivery
+ is not an error (the entry says `pending` or `in_doubt`). Kind `storage`: the file could not
+ be written (full disk, read-only); nothing was sent.
+
+ Returns an envelope the caller releases with `wdt_free_string`. Thread-safe.
+
+ # Safety
+ `outbox` is NULL or a live handle from `wdt_outbox_open`; `submit_json` is NULL or a
+ NUL-terminated string.
+ */
+char *wdt_outbox_submit(WdtOutbox *outbox, const char *submit_json);
+
+/*
+ One entry by id, with its `history` (every attempt and query, with time and outcome).
+ An unknown id is `invalid_argument` (field "id"). Envelope released with
+ `wdt_free_string`. Thread-safe.
+
+ # Safety
+ `outbox` is NULL or a live handle; `id` is NULL or a NUL-terminated string.
+ */
+char *wdt_outbox_get(WdtOutbox *outbox, const char *id);
+
+/*
+ Entries in submit order, filtered and paged by `filter_json`
+ (`{"state":"in_doubt","limit":100,"after":"<id>"}`, all optional; NULL means none). The
+ envelope's `data` is `{"entries":[…],"next_after":"<id>"|null}`. Released with
+ `wdt_free_string`. Thread-safe.
+
+ # Safety
+ `outbox` is NULL or a live handle; `filter_json` is NULL or a NUL-terminated string.
+ */
+char *wdt_outbox_list(WdtOutbox *outbox, const char *filter_json);
+
+/*
+ Works through undelivered entries now (`{"max_entries":N,"budget_ms":M}`, both optional;
+ NULL means none): in-doubt entries past their settle delay are reconciled with the ERP
+ first, pending ones are sent. Blocks while it works. The envelope's `data` is
+ `{"delivered":…,"rejected":…,"in_doubt":…,"pending":…,"needs_attention":…}`: what this
+ flush delivered and rejected, and how many entries are left in each open state. Released
+ with `wdt_free_string`. Thread-safe; processes sharing the file never send one entry twice.
+
+ # Safety
+ `outbox` is NULL or a live handle; `options_json` is NULL or a NUL-terminated string.
+ */
+char *wdt_outbox_flush(WdtOutbox *outbox, const char *options_json);
+
+/*
+ Stops the background worker (waiting for a flush in progress) and releases the handle;
+ entries stay in the file. NULL is a no-op. No other thread may use the handle during or
+ after the call.
+
+ # Safety
+ `outbox` is NULL or a handle from `wdt_outbox_open` not closed before.
+ */
+void wdt_outbox_close(WdtOutbox *outbox);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -3,7 +3,7 @@
 # 30). Exits non-zero on a finding (crash, panic, failed assertion, hang, out-of-memory) and
 # leaves the input in fuzz/artifacts/<target>/.
 #
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      targets: config request answer
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      targets: config request answer outbox
 #
 # Stable Rust only: no cargo-fuzz and no nightly. cargo-fuzz would add AddressSanitizer, which
 # needs nightly (-Zsanitizer); the coverage instrumentation it passes is made of stable codegen
@@ -18,7 +18,7 @@ set -euo pipefail
 SECONDS_PER_TARGET=${1:-30}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(config request answer)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(config request answer outbox)
 case $SECONDS_PER_TARGET in
     '' | *[!0-9]*) echo "fuzz.sh: SECONDS_PER_TARGET must be a whole number, not '$SECONDS_PER_TARGET'" >&2; exit 2 ;;
 esac

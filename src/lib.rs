@@ -17,6 +17,7 @@ mod error;
 pub mod ffi;
 mod hint;
 mod log;
+mod outbox;
 mod query;
 mod request;
 mod sign;

@@ -49,6 +49,25 @@ echo "gateway double: $WDT_MOCK_URL"
 "$work/test" "$WDT_ROOT/tests/fixtures/cases.json" "$version" | tee "$work/out"
 rc=${PIPESTATUS[0]}
 
+# wdt::Outbox (tests/outbox_test.cpp); its results join the summary below.
+if "$CXX" -std=c++11 -Wall -Wextra -Werror -pedantic -I"$here" -I"$WDT_ROOT/include" \
+     "$here/tests/outbox_test.cpp" -o "$work/outbox_test" "${link[@]}" -pthread; then
+  mkdir -p "$work/outbox"
+  "$work/outbox_test" "$work/outbox" | tee "$work/outbox.out"
+  orc=${PIPESTATUS[0]}
+  tail -n1 "$work/outbox.out" | grep -Eq '^[0-9]+ passed, 0 failed$' && [ "$orc" -eq 0 ] || rc=1
+  # Fold its counts into the main summary line.
+  read -r p1 _ f1 _ < <(tail -n1 "$work/out")
+  read -r p2 _ f2 _ < <(tail -n1 "$work/outbox.out")
+  if [[ "$p1$f1$p2$f2" =~ ^[0-9]+$ ]]; then
+    sed -i '$d' "$work/out"
+    echo "$((p1 + p2)) passed, $((f1 + f2)) failed" | tee -a "$work/out"
+  fi
+else
+  echo "FAIL - bindings/cpp/tests/outbox_test.cpp does not build" | tee -a "$work/out"
+  rc=1
+fi
+
 # A crash leaves no summary line; count what ran and add the crash as a failure.
 if ! tail -n1 "$work/out" | grep -Eq '^[0-9]+ passed, [0-9]+ failed$'; then
   passed=$(grep -c '^ok   - ' "$work/out")

@@ -488,6 +488,74 @@ private:
     std::unique_ptr<WdtClient, detail::ClientDeleter> handle_;
 };
 
+// The durable outbox (docs/outbox.md): quick returns stored in a local SQLite file
+// before they are sent, delivered exactly once across lost answers, crashes and
+// offline hours. Owns one WdtOutbox; move-only. Calls return the library's
+// envelopes; a delivery that failed is not an error (the entry's state says what
+// happened). Throws wdt::Error from the constructor (kind "config": bad options, or
+// a file that cannot be an outbox) and on a moved-from Outbox.
+//
+// Threads: one Outbox may be used by many threads at once; several processes may
+// open the same file.
+class Outbox {
+public:
+    Outbox(const std::string &client_config_json, const std::string &options_json) {
+        char *error_json = NULL;
+        WdtOutbox *raw =
+            wdt_outbox_open(client_config_json.c_str(), options_json.c_str(), &error_json);
+        handle_.reset(raw);
+        detail::OwnedString error(error_json);
+        if (!handle_) {
+            if (!error) {
+                throw std::bad_alloc();
+            }
+            throw Error(std::string(error.get()));
+        }
+    }
+
+    Outbox(Outbox &&other) noexcept : handle_(std::move(other.handle_)) {}
+    Outbox &operator=(Outbox &&other) noexcept {
+        handle_ = std::move(other.handle_);
+        return *this;
+    }
+    Outbox(const Outbox &) = delete;
+    Outbox &operator=(const Outbox &) = delete;
+
+    // {"id":…,"request":{…quick return…},"defer":false}: stores, then delivers now
+    // unless deferred. The envelope's data is the entry.
+    std::string submit(const std::string &submit_json) const {
+        return invoke(&wdt_outbox_submit, submit_json);
+    }
+    // One entry with its history.
+    std::string get(const std::string &id) const { return invoke(&wdt_outbox_get, id); }
+    // {"state":…,"limit":…,"after":…}, all optional.
+    std::string list(const std::string &filter_json = "{}") const {
+        return invoke(&wdt_outbox_list, filter_json);
+    }
+    // {"max_entries":…,"budget_ms":…}, both optional. Blocks while it works.
+    std::string flush(const std::string &options_json = "{}") const {
+        return invoke(&wdt_outbox_flush, options_json);
+    }
+
+    bool valid() const noexcept { return handle_.get() != NULL; }
+    WdtOutbox *native_handle() const noexcept { return handle_.get(); }
+
+private:
+    struct Deleter {
+        void operator()(WdtOutbox *o) const noexcept { wdt_outbox_close(o); }
+    };
+    typedef char *(*Entry)(WdtOutbox *, const char *);
+
+    std::string invoke(Entry entry, const std::string &arg) const {
+        if (!handle_) {
+            throw Error(detail::take_string(entry(NULL, arg.c_str())));
+        }
+        return detail::take_string(entry(handle_.get(), arg.c_str()));
+    }
+
+    std::unique_ptr<WdtOutbox, Deleter> handle_;
+};
+
 }  // namespace wdt
 
 #endif  // WDT_HPP_INCLUDED

@@ -38,7 +38,7 @@ start_mock || fail_setup "the gateway double did not start"
 passed=0
 failed=0
 # The shared fixtures first, against a double that nothing else has touched yet.
-for name in cases client header sapi concurrency memory convention compat; do
+for name in cases client header sapi concurrency memory convention compat outbox; do
   script="$here/tests/${name}_test.php"
   echo "== $name"
   out=$("$PHP" -d ffi.enable=1 -d zend.assertions=1 "$script" 2>&1)

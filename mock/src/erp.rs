@@ -102,6 +102,8 @@ struct StockInLine {
 
 struct StockIn {
     stockin_id: u64,
+    /// The 退换单 the quick return created (aftersales.refund.Refund.search).
+    refund_id: u64,
     order_no: String,
     refund_no: String,
     src_order_id: u64,
@@ -328,6 +330,7 @@ impl Erp {
         };
         self.stockins.push(StockIn {
             stockin_id,
+            refund_id: stockin_id + 20_000,
             order_no: format!("RK{day}{seq:05}"),
             refund_no: format!("TK{day}{seq:05}"),
             src_order_id: stockin_id + 50_000,
@@ -416,6 +419,112 @@ impl Erp {
         }
         Ok(json!({"status": 0, "data": data}))
     }
+
+    /// aftersales.refund.Refund.search (退换单查询): `[params]`, paged by the
+    /// query string. Each quick return created one refund order (退换单) that
+    /// carries its `remark`, warehouse and lines. The API page limits the
+    /// window to 30 days; it does not say which pair of times is required, so
+    /// the double takes any of the documented from/to pairs (the example uses
+    /// `modified_from`/`modified_to`) and answers the example's error without one.
+    pub fn search_refunds(&self, args: &[Value], pager: &Pager) -> Result<Value, ApiError> {
+        if args.len() != 1 {
+            return Err((1, "参数个数错误".into()));
+        }
+        let params = args[0].as_object().ok_or_else(type_mismatch)?;
+        let text = |k: &str| match params.get(k) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
+            _ => None,
+        };
+        let parse = |s: &str| {
+            time::parse_beijing_datetime(s)
+                .ok_or_else(|| app_error(format!("Unparseable date: {s}")))
+        };
+        // Quick-return refunds are created, checked (审核) and settled at once,
+        // so every documented time of theirs is the creation time.
+        let mut window: Option<(i64, i64)> = None;
+        for (from, to) in [
+            ("modified_from", "modified_to"),
+            ("settle_from", "settle_to"),
+            ("agree_from", "agree_to"),
+        ] {
+            match (text(from), text(to)) {
+                (Some(f), Some(t)) => {
+                    let (f, t) = (parse(f)?, parse(t)?);
+                    if t < f {
+                        return Err(app_error(format!("{from}不能大于{to}")));
+                    }
+                    // Calendar days, as for queryWithDetail (the same gateway rule).
+                    let day = |unix: i64| (unix + 8 * 3600).div_euclid(86_400);
+                    if day(t) - day(f) > MAX_QUERY_WINDOW_DAYS {
+                        return Err(app_error("您的查询时间过宽,查询时间不能大于30天"));
+                    }
+                    window = Some(match window {
+                        Some((a, b)) => (a.max(f), b.min(t)),
+                        None => (f, t),
+                    });
+                }
+                (None, None) => {}
+                _ => return Err(app_error("参数中必须包含起止时间")),
+            }
+        }
+        let Some((start, end)) = window else {
+            return Err(app_error("参数中必须包含起止时间"));
+        };
+        let int = |k: &str| -> Result<Option<i64>, ApiError> {
+            match params.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(type_mismatch),
+                Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| type_mismatch()),
+                Some(_) => Err(type_mismatch()),
+            }
+        };
+        let list = |k: &str| text(k).map(|s| s.split(',').map(str::trim).collect::<Vec<_>>());
+        let tid = text("tid");
+        let refund_no = text("refund_no");
+        let trade_no = text("trade_no");
+        let logistics_no = text("return_logistics_no");
+        let shop_nos = list("shop_nos");
+        let warehouse_nos = list("return_warehouse_nos");
+        let status = int("status")?;
+        let stockin_status = int("stockin_status")?;
+        let kind = int("type")?;
+
+        let matching: Vec<&StockIn> = self
+            .stockins
+            .iter()
+            .filter(|s| {
+                let secs = s.created_ms.div_euclid(1000);
+                secs >= start
+                    && secs <= end
+                    && tid.map_or(true, |t| t == s.tid)
+                    && refund_no.map_or(true, |n| n == s.refund_no)
+                    && trade_no.map_or(true, |n| n == s.trade_no())
+                    && logistics_no.map_or(true, |n| n == s.logistics_no)
+                    && shop_nos
+                        .as_ref()
+                        .map_or(true, |l| l.contains(&s.shop_no.as_str()))
+                    && warehouse_nos
+                        .as_ref()
+                        .map_or(true, |l| l.contains(&s.warehouse_no.as_str()))
+                    && status.map_or(true, |v| v == 30)
+                    && stockin_status.map_or(true, |v| v == 3)
+                    && kind.map_or(true, |v| v == 2)
+            })
+            .collect();
+        let skip = pager.page_no.saturating_mul(pager.page_size);
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .take(usize::try_from(pager.page_size).unwrap_or(usize::MAX))
+            .map(|s| s.refund_json())
+            .collect();
+        let mut data = Map::new();
+        data.insert("order".into(), Value::Array(page));
+        if pager.calc_total {
+            data.insert("total_count".into(), json!(matching.len()));
+        }
+        Ok(json!({"status": 0, "data": data}))
+    }
 }
 
 /// The widest start_time..end_time window of wms.stockin.Refund.queryWithDetail, in calendar
@@ -495,6 +604,136 @@ fn required_text<'a>(
 }
 
 impl StockIn {
+    /// The system order number (系统订单编号) of the sale behind the return.
+    fn trade_no(&self) -> String {
+        format!("JY{}", self.src_order_id)
+    }
+
+    /// One `order` of aftersales.refund.Refund.search as its API page lists
+    /// it, for the refund order (退换单) a quick return created: checked (30),
+    /// fully stocked in (3), type 2 (退货), with the quick return's remark,
+    /// warehouse and lines. Private data fields are those of an offline shop.
+    fn refund_json(&self) -> Value {
+        let created = time::beijing_datetime(self.created_ms.div_euclid(1000));
+        let total = Qty(self.lines.iter().map(|l| l.num.0).sum());
+        let trade_no = self.trade_no();
+        let details: Vec<Value> = self
+            .lines
+            .iter()
+            .map(|l| {
+                json!({
+                    "rec_id": l.rec_id,
+                    "refund_id": self.refund_id,
+                    "oid": format!("{}-{}", self.tid, l.rec_id),
+                    "trade_order_id": l.rec_id + 70_000,
+                    "platform_id": 0,
+                    "tid": self.tid,
+                    "trade_no": trade_no,
+                    "num": l.num.to_json(),
+                    "price": 0,
+                    "original_price": 0,
+                    "checked_cost_price": 0,
+                    "refund_num": l.num.to_json(),
+                    "total_amount": 0,
+                    "refund_amount": 0,
+                    "is_guarantee": false,
+                    "goods_no": l.spec_no,
+                    "goods_name": l.goods_name,
+                    "spec_name": "",
+                    "spec_no": l.spec_no,
+                    "goods_id": "",
+                    "spec_id": "",
+                    "spec_code": "",
+                    "barcode": "",
+                    "stockin_num": l.num.to_json(),
+                    "remark": l.remark,
+                    "api_spec_name": "",
+                    "api_goods_name": l.goods_name,
+                    "modified": created,
+                    "created": created,
+                    "modified_date": created,
+                    "raw_refund_no": "",
+                    "raw_refund_nos": "",
+                    "sales_trade_id": self.src_order_id,
+                    "discount": 0,
+                    "paid": 0,
+                    "suite_id": 0,
+                    "suite_num": 0,
+                    "gift_type": 0,
+                })
+            })
+            .collect();
+        let head = json!({
+            "refund_id": self.refund_id,
+            "src_tids": self.tid,
+            "refund_no": self.refund_no,
+            "remark": self.remark,
+            "type": 2,
+            "stockin_status": 3,
+            "flag_name": "无",
+            "return_goods_count": total.to_json(),
+            "receiver_telno": "",
+            "receiver_name": "",
+            "modified": created,
+            "note_count": 0,
+            "shop_no": self.shop_no,
+            "from_type": 1,
+            "created": created,
+            "settle_time": created,
+            "check_time": created,
+            "return_logistics_no": self.logistics_no,
+            "trade_no_list": trade_no,
+            "guarantee_refund_amount": 0,
+            "return_goods_amount": 0,
+            "return_logistics_name": self.logistics_name,
+            "reason_name": "无",
+        });
+        // Two halves: one json! of all 60 fields overflows the macro's recursion limit.
+        let rest = json!({
+            "buyer_nick": "",
+            "operator_name": "API",
+            "actual_refund_amount": 0,
+            "revert_reason_name": "无",
+            "return_warehouse_no": self.warehouse_no,
+            "direct_refund_amount": 0,
+            "receive_amount": 0,
+            "customer_name": "",
+            "status": 30,
+            "shop_id": 1,
+            "trade_id": self.src_order_id,
+            "raw_refund_nos": "",
+            "pay_id": "",
+            "provider_refund_no": "",
+            "shop_platform_id": 0,
+            "tid_list": self.tid,
+            "sub_platform_id": 0,
+            "return_warehouse_id": 1,
+            "platform_id": 0,
+            "warehouse_type": 1,
+            "bad_reason": 0,
+            "modified_date": created,
+            "return_mask_info": "",
+            "process_status": 0,
+            "reason_id": 0,
+            "revert_reason": 0,
+            "customer_id": 0,
+            "consign_mode": 0,
+            "refund_time": created,
+            "fenxiao_tid": "",
+            "fenxiao_nick_no": "",
+            "wms_code": "",
+            "rr_status": 0,
+            "current_phase_timeout": "",
+            "detail_list": details,
+            "amount_detail_list": [],
+        });
+        if let (Value::Object(mut a), Value::Object(b)) = (head, rest) {
+            a.extend(b);
+            return Value::Object(a);
+        }
+        Value::Null
+    }
+
     /// The fields of the API page's `order` that the double can fill in
     /// meaningfully; the rest of the real answer is ERP bookkeeping.
     fn to_json(&self) -> Value {
@@ -809,6 +1048,49 @@ mod tests {
             r#"[{{{w},"need_sn":true,"time_type":1,"is_slave":0}}]"#
         ))
         .is_ok());
+    }
+
+    #[test]
+    fn refund_search_filters_pages_and_window() {
+        let mut e = erp();
+        let cn = r#"[{"tid":"pos-中文-0001","return_warehouse_no":"门店仓","remark":"退 [wdt:a1]"},[{"spec_no":"衬衫-红-XL","stockin_num":1.5,"remark":"线头"}],false]"#;
+        for _ in 0..3 {
+            refund(&mut e, cn).unwrap();
+        }
+        refund(&mut e, GOOD).unwrap();
+        let q = |p: &str, size: u64, no: u64| e.search_refunds(&args(p), &pager(size, no));
+        let wide = r#"[{"tid":"pos-中文-0001","modified_from":"2026-11-15 00:00:00","modified_to":"2026-12-14 00:00:00"}]"#;
+        let first = q(wide, 2, 0).unwrap();
+        assert_eq!(first["data"]["total_count"], 3);
+        assert_eq!(first["data"]["order"].as_array().unwrap().len(), 2);
+        let last = q(wide, 2, 1).unwrap();
+        let order = &last["data"]["order"][0];
+        assert_eq!(order["remark"], "退 [wdt:a1]");
+        assert_eq!(order["src_tids"], "pos-中文-0001");
+        assert_eq!(order["return_warehouse_no"], "门店仓");
+        assert_eq!(order["detail_list"][0]["spec_no"], "衬衫-红-XL");
+        assert_eq!(order["detail_list"][0]["stockin_num"], 1.5);
+        assert_eq!(order["refund_id"], order["detail_list"][0]["refund_id"]);
+        let other = wide.replace("pos-中文-0001", "pos-6776312");
+        assert_eq!(q(&other, 10, 0).unwrap()["data"]["total_count"], 1);
+        let warehouse = wide.replace(
+            "\"tid\":\"pos-中文-0001\",",
+            "\"return_warehouse_nos\":\"pos,x\",",
+        );
+        assert_eq!(q(&warehouse, 10, 0).unwrap()["data"]["total_count"], 1);
+        let before = r#"[{"tid":"pos-中文-0001","modified_from":"2026-01-01 00:00:00","modified_to":"2026-01-31 00:00:00"}]"#;
+        assert_eq!(q(before, 10, 0).unwrap()["data"]["total_count"], 0);
+        let too_wide =
+            r#"[{"modified_from":"2026-01-01 00:00:00","modified_to":"2026-02-01 00:00:01"}]"#;
+        assert_eq!(q(too_wide, 10, 0).unwrap_err().0, 100);
+        assert_eq!(
+            q(r#"[{"tid":"x"}]"#, 10, 0).unwrap_err(),
+            (100, "参数中必须包含起止时间".into())
+        );
+        assert_eq!(
+            q(r#"[{"modified_from":"2026-01-01 00:00:00"}]"#, 10, 0).unwrap_err(),
+            (100, "参数中必须包含起止时间".into())
+        );
     }
 
     #[test]

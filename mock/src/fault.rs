@@ -6,6 +6,9 @@
 use serde_json::{json, Value};
 
 pub const DEFAULT_SLOW_MS: u64 = 3000;
+/// Longer than any sensible client timeout, short enough not to pin a
+/// thread for the rest of a test run.
+pub const DEFAULT_HANG_MS: u64 = 60_000;
 pub const DEFAULT_OVERSIZED_BYTES: u64 = 10 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -46,6 +49,12 @@ pub enum Mode {
     /// Process (the stock-in is created), then answer 200 with gateway status
     /// `status` (5 数据库错误, 99 其他错误, 4…) instead of the result.
     AppliedStatus { status: i64 },
+    /// Process the request, then say nothing for `ms` (or until the client
+    /// hangs up) and close: "applied, then the answer timed out".
+    HangAfter { ms: u64 },
+    /// Wait `ms`, then process and answer: the ERP applies the request late,
+    /// possibly after the client gave up (and after it asked whether it exists).
+    Late { ms: u64 },
 }
 
 impl Mode {
@@ -67,13 +76,15 @@ impl Mode {
             Mode::CloseIdle => "close_idle",
             Mode::Applied500Json => "applied_500json",
             Mode::AppliedStatus { .. } => "applied_status",
+            Mode::HangAfter { .. } => "hang_after",
+            Mode::Late { .. } => "late",
         }
     }
 
     fn to_json(&self) -> Value {
         let mut v = json!({ "mode": self.name() });
         match self {
-            Mode::Slow { ms } => v["ms"] = json!(ms),
+            Mode::Slow { ms } | Mode::HangAfter { ms } | Mode::Late { ms } => v["ms"] = json!(ms),
             Mode::Oversized { bytes } => v["bytes"] = json!(bytes),
             Mode::Skew { seconds } => v["seconds"] = json!(seconds),
             Mode::AppliedStatus { status } => v["arg"] = json!(status),
@@ -116,6 +127,12 @@ impl Mode {
             "applied_status" => Ok(Mode::AppliedStatus {
                 status: arg.unwrap_or(5),
             }),
+            "hang_after" => Ok(Mode::HangAfter {
+                ms: arg.map_or(Ok(DEFAULT_HANG_MS), non_negative)?,
+            }),
+            "late" => Ok(Mode::Late {
+                ms: arg.map_or(Ok(DEFAULT_SLOW_MS), non_negative)?,
+            }),
             _ => Err(format!(
                 "unknown fault mode {name:?} (known: none, {})",
                 MODE_NAMES.join(", ")
@@ -124,7 +141,7 @@ impl Mode {
     }
 }
 
-pub const MODE_NAMES: [&str; 16] = [
+pub const MODE_NAMES: [&str; 18] = [
     "drop",
     "drop_after",
     "reset",
@@ -141,6 +158,8 @@ pub const MODE_NAMES: [&str; 16] = [
     "close_idle",
     "applied_500json",
     "applied_status",
+    "hang_after",
+    "late",
 ];
 
 /// A mode and how many `/openapi` requests it still applies to (`None`: all).
@@ -196,7 +215,7 @@ impl Fault {
             return Ok(None);
         }
         let arg_key = match name {
-            "slow" => "ms",
+            "slow" | "hang_after" | "late" => "ms",
             "oversized" => "bytes",
             "skew" => "seconds",
             _ => "arg",
@@ -329,6 +348,17 @@ mod tests {
             })
         );
         assert_eq!(Fault::parse_spec("none").unwrap(), None);
+        assert_eq!(
+            Fault::parse_spec("late:700").unwrap().unwrap().mode,
+            Mode::Late { ms: 700 }
+        );
+        assert_eq!(
+            Fault::parse_spec(r#"{"mode":"hang_after","ms":5}"#)
+                .unwrap()
+                .unwrap()
+                .mode,
+            Mode::HangAfter { ms: 5 }
+        );
         for bad in ["nope", "drop:1", "skew", "slow:x", "slow:-1"] {
             assert!(Fault::parse_spec(bad).is_err(), "{bad}");
         }

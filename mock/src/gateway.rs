@@ -20,6 +20,7 @@ const MAX_LOGGED_BODY: usize = 64 * 1024;
 
 pub const QUICK_RETURN: &str = "wms.stockin.SmartRefund.upload";
 pub const REFUND_QUERY: &str = "wms.stockin.Refund.queryWithDetail";
+pub const REFUND_SEARCH: &str = "aftersales.refund.Refund.search";
 
 /// The one account the double knows.
 pub struct Account {
@@ -113,8 +114,12 @@ pub fn handle(
     let method = get("method").unwrap_or("");
     let result = match method {
         QUICK_RETURN => lock(state).erp.smart_refund(&args, now_ms),
-        REFUND_QUERY => match pager(&params) {
+        REFUND_QUERY => match pager(&params, REFUND_QUERY) {
             Ok(p) => lock(state).erp.query_refund_stockins(&args, &p),
+            Err(e) => Err(e),
+        },
+        REFUND_SEARCH => match pager(&params, REFUND_SEARCH) {
+            Ok(p) => lock(state).erp.search_refunds(&args, &p),
             Err(e) => Err(e),
         },
         _ => Err((100, format!("method not found: {method}"))),
@@ -129,7 +134,7 @@ pub fn handle(
 }
 
 /// Query methods are paged only; both `page_size` and `page_no` must be sent.
-fn pager(params: &[(String, String)]) -> Result<Pager, (i64, String)> {
+fn pager(params: &[(String, String)], method: &str) -> Result<Pager, (i64, String)> {
     let get = |name: &str| {
         params
             .iter()
@@ -137,7 +142,7 @@ fn pager(params: &[(String, String)]) -> Result<Pager, (i64, String)> {
             .map(|(_, v)| v.as_str())
     };
     let (Some(size), Some(no)) = (get("page_size"), get("page_no")) else {
-        return Err((100, format!("此方法仅支持分页查询：{REFUND_QUERY}")));
+        return Err((100, format!("此方法仅支持分页查询：{method}")));
     };
     let int = |s: &str| {
         s.parse::<i32>()

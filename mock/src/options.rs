@@ -29,10 +29,11 @@ usage: wdt-mock [options]
 
 fault modes: drop, drop_after, reset, reset_after, slow:MS, html200, html500, json502,
   truncated, oversized:BYTES, ratelimit, concurrency, skew:SECONDS, close_idle,
-  applied_500json, applied_status:STATUS (processed, then a bad answer), none
+  applied_500json, applied_status:STATUS (processed, then a bad answer),
+  hang_after:MS (processed, then no answer), late:MS (processed after MS), none
 
 On start one line goes to stdout: `wdt-mock listening on http://127.0.0.1:PORT/openapi`.
-Control endpoints: GET /__mock/health, GET /__mock/stats, POST /__mock/reset,
+Control endpoints: GET /__mock/health, GET /__mock/stats, GET /__mock/requests, POST /__mock/reset,
 POST /__mock/fault (JSON), GET /__mock/fault. See mock/README.md.
 ";
 

@@ -248,7 +248,11 @@ fn openapi(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
         let body = gateway_error(1, "the gateway takes POST").to_string();
         return send(stream, shared.skew_now(), 405, JSON, body.as_bytes(), close);
     }
-    let (skew, mode) = lock(&shared.state).faults.take_for_request();
+    let (skew, mode) = {
+        let mut st = lock(&shared.state);
+        st.log_request(&method, &req.body);
+        st.faults.take_for_request()
+    };
 
     // Faults that stand in front of the gateway: the ERP never sees these.
     let early: Option<(u16, &str, String)> = match &mode {
@@ -278,6 +282,10 @@ fn openapi(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
         return send(stream, skew, status, ctype, body.as_bytes(), close);
     }
 
+    if let Some(Mode::Late { ms }) = mode {
+        shared.log(&format!("{tag} -> fault late: processing after {ms} ms"));
+        thread::sleep(Duration::from_millis(ms));
+    }
     let now_ms = host_now_ms() + skew * 1000;
     let outcome = gateway::handle(
         &shared.account,
@@ -300,6 +308,13 @@ fn openapi(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
             log(format!(
                 "{tag} -> fault drop_after: processed ({what}), closed without an answer"
             ));
+            Next::Close
+        }
+        Some(Mode::HangAfter { ms }) => {
+            log(format!(
+                "{tag} -> fault hang_after: processed ({what}), no answer for {ms} ms"
+            ));
+            hang(stream, ms);
             Next::Close
         }
         Some(Mode::ResetAfter) => {
@@ -376,6 +391,32 @@ fn openapi(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
     }
 }
 
+/// Holds a connection open without answering until the client hangs up or
+/// `ms` pass: what a client sees when the gateway applied the request and
+/// the answer is stuck somewhere on the way.
+fn hang(stream: &mut TcpStream, ms: u64) {
+    use std::io::Read;
+    let until = std::time::Instant::now() + Duration::from_millis(ms);
+    let mut sink = [0u8; 512];
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return
+            }
+            Err(_) => return,
+        }
+    }
+}
+
 pub const RATE_LIMIT: &str = "超过每分钟最大调用频率限制，请稍后重试";
 pub const CONCURRENCY: &str = "超过每分钟最大并发次数限制，请稍后重试";
 
@@ -412,6 +453,7 @@ fn control(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
     let (status, reply) = match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/__mock/health") => (200, json!({"ok": true})),
         ("GET", "/__mock/stats") => (200, lock(&shared.state).stats()),
+        ("GET", "/__mock/requests") => (200, lock(&shared.state).request_log()),
         ("POST", "/__mock/reset") => {
             lock(&shared.state).reset();
             (200, json!({"ok": true}))
@@ -431,7 +473,11 @@ fn control(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
             }
             Err(e) => (400, json!({"ok": false, "error": e})),
         },
-        (_, "/__mock/health" | "/__mock/stats" | "/__mock/reset" | "/__mock/fault") => (
+        (
+            _,
+            "/__mock/health" | "/__mock/stats" | "/__mock/requests" | "/__mock/reset"
+            | "/__mock/fault",
+        ) => (
             405,
             json!({"ok": false, "error": format!("{} not allowed here", req.method)}),
         ),

@@ -2,7 +2,7 @@
 //! faults and the request counters. Requests hold the lock only for a
 //! bookkeeping step, never across network I/O or a `slow` fault's sleep.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{json, Value};
@@ -16,7 +16,13 @@ pub struct State {
     /// `/openapi` requests whose request line arrived, answered or not.
     pub requests: u64,
     pub by_method: BTreeMap<String, u64>,
+    /// The last `/openapi` requests that arrived whole (method and body), for
+    /// tests that must prove what was sent how often; bounded for load runs.
+    pub log: VecDeque<(String, String)>,
 }
+
+/// Enough for any functional test; a load run keeps only the tail.
+pub const REQUEST_LOG_LIMIT: usize = 50_000;
 
 impl State {
     pub fn new(erp: Erp) -> Self {
@@ -25,6 +31,7 @@ impl State {
             faults: Faults::default(),
             requests: 0,
             by_method: BTreeMap::new(),
+            log: VecDeque::new(),
         }
     }
 
@@ -32,6 +39,26 @@ impl State {
         self.requests += 1;
         let key = if method.is_empty() { "(none)" } else { method };
         *self.by_method.entry(key.to_string()).or_default() += 1;
+    }
+
+    pub fn log_request(&mut self, method: &str, body: &[u8]) {
+        if self.log.len() == REQUEST_LOG_LIMIT {
+            self.log.pop_front();
+        }
+        self.log.push_back((
+            method.to_string(),
+            String::from_utf8_lossy(body).into_owned(),
+        ));
+    }
+
+    /// `{"requests":[{"method":…,"body":…},…]}`, oldest first.
+    pub fn request_log(&self) -> Value {
+        let list: Vec<Value> = self
+            .log
+            .iter()
+            .map(|(m, b)| json!({"method": m, "body": b}))
+            .collect();
+        json!({ "requests": list })
     }
 
     pub fn stats(&self) -> Value {
@@ -46,6 +73,7 @@ impl State {
     pub fn reset(&mut self) {
         self.requests = 0;
         self.by_method.clear();
+        self.log.clear();
         self.erp.clear_stockins();
         self.faults.set(None);
     }

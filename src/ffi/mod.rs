@@ -20,6 +20,9 @@ use crate::envelope;
 use crate::error::Error;
 use crate::validate::Input;
 
+mod outbox;
+pub use outbox::*;
+
 /// An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
 /// One client may be used from many threads at once; it holds its own connection pool.
 pub struct WdtClient {

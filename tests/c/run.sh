@@ -209,6 +209,24 @@ else
   fail "tests/c/test_log.c does not build: $(head -c 600 "$work/log-build.err")"
 fi
 
+# The outbox (tests/c/test_outbox.c): plainly, then under valgrind, each run with its own files.
+if "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -I"$WDT_ROOT/include" \
+     "$here/test_outbox.c" -o "$work/test_outbox" "${link[@]}" -pthread 2>"$work/build-outbox.err"; then
+  pass "tests/c/test_outbox.c builds as C99 with -Wall -Wextra -Werror -pedantic"
+  echo "--- test_outbox"
+  mkdir -p "$work/outbox-plain" "$work/outbox-vg"
+  "$work/test_outbox" "$work/outbox-plain" | tee "$work/outbox.out"
+  tally "test_outbox" "$work/outbox.out" "${PIPESTATUS[0]}"
+  echo "--- test_outbox under valgrind"
+  "${vg[@]}" --log-file="$work/valgrind-outbox.log" "$work/test_outbox" "$work/outbox-vg" >"$work/vg-outbox.out" 2>&1
+  grep '^FAIL' "$work/vg-outbox.out"
+  tally "test_outbox under valgrind" "$work/vg-outbox.out" 0
+  valgrind_report "test_outbox" "$work/valgrind-outbox.log"
+else
+  cat "$work/build-outbox.err"
+  fail "tests/c/test_outbox.c does not build"
+fi
+
 if [ -x "$work/example" ]; then
   echo "--- bindings/c/example.c under valgrind"
   "${vg[@]}" --log-file="$work/valgrind-example.log" "$work/example" "$WDT_MOCK_URL" >"$work/example.out" 2>&1

@@ -129,9 +129,7 @@ namespace Wdt
         /// <summary>Copies an envelope returned by a call, then frees it exactly once.</summary>
         internal static string TakeEnvelope(IntPtr p)
         {
-            // The ABI allows NULL only when the envelope itself could not be allocated.
-            if (p == IntPtr.Zero)
-                throw new OutOfMemoryException("libwdt could not allocate the response envelope");
+            // The calls never return NULL (docs/abi.md): no branch for it.
             try
             {
                 return CopyUtf8Z(p);

@@ -118,6 +118,7 @@ namespace WdtTests
             ThreadTests();
             ExtraTests.Run(_fixtures == null ? null : Config(null), _mockBase);
             MemoryTests();
+            OutboxTests.Run(_mockUrl, Test);
 
             Console.WriteLine(_passed + " passed, " + _failed + " failed");
             return _failed == 0 ? 0 : 1;

@@ -267,10 +267,8 @@ final class Client
             return Native::localEnvelope(WdtException::KIND_INVALID_ARGUMENT, 'request: contains a NUL byte');
         }
         $ffi = $this->ffi;
+        // Never NULL (docs/abi.md).
         $ptr = $ffi->wdt_smart_refund_upload($handle, $requestJson);
-        if ($ptr === null) {
-            return Native::localEnvelope(WdtException::KIND_INTERNAL, 'internal: the library returned no envelope (out of memory)');
-        }
         // FFI::string copies; the library's string is freed exactly once, right after.
         $envelope = FFI::string($ptr);
         $ffi->wdt_free_string($ptr);
@@ -291,10 +289,8 @@ final class Client
             return Native::localEnvelope(WdtException::KIND_INVALID_ARGUMENT, 'request: contains a NUL byte');
         }
         $ffi = $this->ffi;
+        // Never NULL (docs/abi.md).
         $ptr = $ffi->wdt_call($handle, $requestJson);
-        if ($ptr === null) {
-            return Native::localEnvelope(WdtException::KIND_INTERNAL, 'internal: the library returned no envelope (out of memory)');
-        }
         $envelope = FFI::string($ptr);
         $ffi->wdt_free_string($ptr);
         return $envelope;

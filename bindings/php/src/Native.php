@@ -33,6 +33,13 @@ void wdt_free_string(char *s);
 const char *wdt_version(void);
 typedef void (*WdtLogCallback)(const char *line, void *user_data);
 int wdt_client_set_log_callback(WdtClient *client, WdtLogCallback callback, void *user_data);
+typedef struct WdtOutbox WdtOutbox;
+WdtOutbox *wdt_outbox_open(const char *client_config_json, const char *options_json, char **error_json);
+char *wdt_outbox_submit(WdtOutbox *outbox, const char *submit_json);
+char *wdt_outbox_get(WdtOutbox *outbox, const char *id);
+char *wdt_outbox_list(WdtOutbox *outbox, const char *filter_json);
+char *wdt_outbox_flush(WdtOutbox *outbox, const char *options_json);
+void wdt_outbox_close(WdtOutbox *outbox);
 CDEF;
 
     /** Scope name used with ffi.preload (see bin/ffi-preload-header.php and the README). */

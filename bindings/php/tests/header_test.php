@@ -73,9 +73,11 @@ if (is_file($headerPath)) {
         T::same([], $extra, 'every declaration of Native::CDEF is in include/wdt.h');
         T::same(count($fromHeader), count(array_unique($fromHeader)), 'no declaration twice');
         T::same(
-            ['wdt_call', 'wdt_client_free', 'wdt_client_new', 'wdt_client_set_log_callback', 'wdt_free_string', 'wdt_smart_refund_upload', 'wdt_version'],
+            ['wdt_call', 'wdt_client_free', 'wdt_client_new', 'wdt_client_set_log_callback', 'wdt_free_string',
+             'wdt_outbox_close', 'wdt_outbox_flush', 'wdt_outbox_get', 'wdt_outbox_list',
+             'wdt_outbox_open', 'wdt_outbox_submit', 'wdt_smart_refund_upload', 'wdt_version'],
             functionNames($fromCdef),
-            'the seven functions of docs/abi.md'
+            'the seven functions of docs/abi.md and the six of the outbox (docs/outbox.md)'
         );
     });
 

@@ -1,0 +1,140 @@
+//! The outbox's costs on this machine (docs/outbox.md, BENCHMARKS.md): submit-and-deliver
+//! latency against the in-process gateway double on 127.0.0.1 (two durable commits, stored
+//! and marked in flight, then the answer, around one round trip), durable submits per second when deferred (one fsync'd commit each),
+//! and a flush draining a backlog. Every commit is fsync'd (WAL, synchronous=FULL): the figures
+//! are bounded by the disk's fsync time, which is printed first for scale.
+//!
+//!   cargo bench --bench outbox            (OUTBOX_BENCH_N to change the sample size)
+
+use std::ffi::{c_char, CStr, CString};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use wdt::ffi::*;
+use wdt_mock::options::Options;
+use wdt_mock::server::Server;
+
+fn take(s: *mut c_char) -> Value {
+    let v = serde_json::from_str(unsafe { CStr::from_ptr(s) }.to_str().unwrap()).unwrap();
+    unsafe { wdt_free_string(s) };
+    v
+}
+
+fn submit_json(id: &str, defer: bool) -> CString {
+    CString::new(
+        json!({"id": id, "defer": defer, "request": {
+            "refundInfo": {"tid": "pos-load", "return_warehouse_no": "pos", "remark": "bench"},
+            "detailMapList": [{"spec_no": "LOAD-SKU", "stockin_num": 1, "remark": ""}],
+            "createPreStockin": false}})
+        .to_string(),
+    )
+    .unwrap()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn fsync_ms(dir: &std::path::Path) -> f64 {
+    let path = dir.join("fsync.probe");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let n = 50;
+    let t = Instant::now();
+    for _ in 0..n {
+        f.write_all(&[0u8; 4096]).unwrap();
+        f.sync_data().unwrap();
+    }
+    let ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    let _ = std::fs::remove_file(&path);
+    ms
+}
+
+fn main() {
+    let n: usize = std::env::var("OUTBOX_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed.json");
+    let server = Server::bind(&Options {
+        seed: Some(seed),
+        quiet: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let url = server.url();
+    std::thread::spawn(move || server.run());
+
+    let dir = std::env::temp_dir().join(format!("wdt-outbox-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    println!(
+        "outbox benchmark: {n} returns per case, files in {}",
+        dir.display()
+    );
+    println!("fsync of 4 KiB on this disk: {:.2} ms", fsync_ms(&dir));
+
+    let config = CString::new(
+        json!({"sid": "wdtapi3", "appkey": "wdt_test", "appsecret": "testsecret:testsalt",
+               "url": url, "timeout_ms": 5000})
+        .to_string(),
+    )
+    .unwrap();
+    let open = |file: &str| {
+        let opts = CString::new(
+            json!({"path": dir.join(file).to_string_lossy(), "lease_ms": 10000}).to_string(),
+        )
+        .unwrap();
+        let mut err: *mut c_char = std::ptr::null_mut();
+        let ob = unsafe { wdt_outbox_open(config.as_ptr(), opts.as_ptr(), &mut err) };
+        assert!(!ob.is_null(), "open: {}", take(err));
+        ob
+    };
+
+    // 1. submit-and-deliver latency.
+    let ob = open("latency.db");
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        let s = submit_json(&format!("L-{i}"), false);
+        let t = Instant::now();
+        let env = take(unsafe { wdt_outbox_submit(ob, s.as_ptr()) });
+        lat.push(t.elapsed());
+        assert_eq!(env["data"]["state"], "delivered", "{env}");
+    }
+    unsafe { wdt_outbox_close(ob) };
+    lat.sort();
+    println!(
+        "submit and deliver (store+mark, send, record): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&lat, 0.5).as_secs_f64() * 1000.0,
+        percentile(&lat, 0.9).as_secs_f64() * 1000.0,
+        percentile(&lat, 0.99).as_secs_f64() * 1000.0,
+        lat.last().unwrap().as_secs_f64() * 1000.0
+    );
+
+    // 2. durable submits per second (deferred: one fsync'd commit each, nothing sent).
+    let ob = open("throughput.db");
+    let t = Instant::now();
+    for i in 0..n {
+        let s = submit_json(&format!("D-{i}"), true);
+        let env = take(unsafe { wdt_outbox_submit(ob, s.as_ptr()) });
+        assert_eq!(env["data"]["state"], "pending");
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "durable submits (defer, fsync'd): {:.0} per second ({:.2} ms each)",
+        n as f64 / secs,
+        secs * 1000.0 / n as f64
+    );
+
+    // 3. a flush draining that backlog.
+    let t = Instant::now();
+    let env = take(unsafe { wdt_outbox_flush(ob, std::ptr::null()) });
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(env["data"]["delivered"], n, "{env}");
+    println!(
+        "flush of {n} pending returns: {:.2} s, {:.0} deliveries per second",
+        secs,
+        n as f64 / secs
+    );
+    unsafe { wdt_outbox_close(ob) };
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,192 @@
+//! The outbox's exports (docs/outbox.md): same house rules as the client's. Every function
+//! runs inside `guard`, pointers go through `text`, every returned string is an envelope the
+//! caller releases with `wdt_free_string`.
+
+use std::ffi::c_char;
+
+use super::{guard, into_c, text, wdt_free_string, OnPanic};
+use crate::error::Error;
+use crate::outbox::{self, Fail, Handle};
+use crate::validate::Input;
+
+/// An opaque outbox handle: a local SQLite file of quick returns plus its own client. Open it
+/// with `wdt_outbox_open`, release it with `wdt_outbox_close`. One handle may be used from many
+/// threads at once; several processes may open the same file.
+pub struct WdtOutbox {
+    inner: Handle,
+}
+
+/// Opens (creating if missing) the outbox file named by `options_json`
+/// (`{"path":"…","marker":true,"settle_ms":300000,"lease_ms":60000,"worker_interval_ms":0}`,
+/// only `path` required), with its own client built from `client_config_json` (the JSON of
+/// `wdt_client_new`). `lease_ms` must exceed the client's `timeout_ms`.
+///
+/// Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an
+/// error envelope (kind "config": bad options or a file that cannot be an outbox) that the
+/// caller releases with `wdt_free_string`. On success `*error_json` is set to NULL. The handle
+/// is released exactly once with `wdt_outbox_close`. May be called from any thread.
+///
+/// # Safety
+/// Both JSON arguments are NULL or NUL-terminated strings; `error_json` is NULL or points to a
+/// writable `char *`.
+#[no_mangle]
+pub unsafe extern "C" fn wdt_outbox_open(
+    client_config_json: *const c_char,
+    options_json: *const c_char,
+    error_json: *mut *mut c_char,
+) -> *mut WdtOutbox {
+    let opened: Result<Handle, Fail> = guard(|| {
+        let config = text(client_config_json, "client_config_json", Input::Config)?;
+        let options = text(options_json, "options_json", Input::Config)?;
+        Handle::open(config, options)
+    });
+    guard(|| {
+        let (handle, error) = match opened {
+            Ok(inner) => (
+                Box::into_raw(Box::new(WdtOutbox { inner })),
+                std::ptr::null_mut(),
+            ),
+            Err(f) => (std::ptr::null_mut(), into_c(f.envelope())),
+        };
+        if error_json.is_null() {
+            wdt_free_string(error);
+        } else {
+            *error_json = error;
+        }
+        handle
+    })
+}
+
+impl OnPanic for *mut WdtOutbox {
+    fn on_panic(_: String) -> Self {
+        std::ptr::null_mut()
+    }
+}
+
+impl<T> OnPanic for Result<T, Fail> {
+    fn on_panic(what: String) -> Self {
+        Err(Fail::Lib(Error::Internal { message: what }))
+    }
+}
+
+/// Runs an outbox call inside the panic boundary: its data in an `ok` envelope, or its error's.
+fn answer(f: impl FnOnce() -> Result<serde_json::Value, Fail>) -> *mut c_char {
+    guard(|| {
+        into_c(match f() {
+            Ok(data) => outbox::ok(data),
+            Err(e) => e.envelope(),
+        })
+    })
+}
+
+/// The live outbox behind a handle, or `invalid_argument`.
+unsafe fn live<'a>(outbox: *mut WdtOutbox) -> Result<&'a Handle, Fail> {
+    outbox
+        .as_ref()
+        .map(|o| &o.inner)
+        .ok_or_else(|| Fail::Lib(Error::invalid("outbox is NULL")))
+}
+
+/// Stores one quick return durably, then (unless `"defer": true`) tries to deliver it now,
+/// within the client's timeout. `submit_json` is
+/// `{"id":"POS-20261130-0042","request":{"refundInfo":{…},"detailMapList":[…],"createPreStockin":false},"defer":false}`
+/// (`id` optional, at most 64 of `A-Z a-z 0-9 . _ : -`). An invalid request stores nothing
+/// (`invalid_argument`, field under `request.`). An `id` that exists returns that entry
+/// unchanged and sends nothing. Otherwise the envelope's `data` is the entry; a failed delivery
+/// is not an error (the entry says `pending` or `in_doubt`). Kind `storage`: the file could not
+/// be written (full disk, read-only); nothing was sent.
+///
+/// Returns an envelope the caller releases with `wdt_free_string`. Thread-safe.
+///
+/// # Safety
+/// `outbox` is NULL or a live handle from `wdt_outbox_open`; `submit_json` is NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn wdt_outbox_submit(
+    outbox: *mut WdtOutbox,
+    submit_json: *const c_char,
+) -> *mut c_char {
+    answer(|| {
+        let o = live(outbox)?;
+        let s = text(submit_json, "submit_json", Input::Request)?;
+        o.outbox.submit(s)
+    })
+}
+
+/// One entry by id, with its `history` (every attempt and query, with time and outcome).
+/// An unknown id is `invalid_argument` (field "id"). Envelope released with
+/// `wdt_free_string`. Thread-safe.
+///
+/// # Safety
+/// `outbox` is NULL or a live handle; `id` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn wdt_outbox_get(outbox: *mut WdtOutbox, id: *const c_char) -> *mut c_char {
+    answer(|| {
+        let o = live(outbox)?;
+        let i = text(id, "id", Input::Request)?;
+        o.outbox.get(i)
+    })
+}
+
+/// Entries in submit order, filtered and paged by `filter_json`
+/// (`{"state":"in_doubt","limit":100,"after":"<id>"}`, all optional; NULL means none). The
+/// envelope's `data` is `{"entries":[…],"next_after":"<id>"|null}`. Released with
+/// `wdt_free_string`. Thread-safe.
+///
+/// # Safety
+/// `outbox` is NULL or a live handle; `filter_json` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn wdt_outbox_list(
+    outbox: *mut WdtOutbox,
+    filter_json: *const c_char,
+) -> *mut c_char {
+    answer(|| {
+        let o = live(outbox)?;
+        let filter = if filter_json.is_null() {
+            None
+        } else {
+            Some(text(filter_json, "filter_json", Input::Request)?)
+        };
+        o.outbox.list(filter)
+    })
+}
+
+/// Works through undelivered entries now (`{"max_entries":N,"budget_ms":M}`, both optional;
+/// NULL means none): in-doubt entries past their settle delay are reconciled with the ERP
+/// first, pending ones are sent. Blocks while it works. The envelope's `data` is
+/// `{"delivered":…,"rejected":…,"in_doubt":…,"pending":…,"needs_attention":…}`: what this
+/// flush delivered and rejected, and how many entries are left in each open state. Released
+/// with `wdt_free_string`. Thread-safe; processes sharing the file never send one entry twice.
+///
+/// # Safety
+/// `outbox` is NULL or a live handle; `options_json` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn wdt_outbox_flush(
+    outbox: *mut WdtOutbox,
+    options_json: *const c_char,
+) -> *mut c_char {
+    answer(|| {
+        let o = live(outbox)?;
+        let opts = if options_json.is_null() {
+            None
+        } else {
+            Some(text(options_json, "options_json", Input::Request)?)
+        };
+        o.outbox.flush(opts).map(|c| outbox::counts_json(&c))
+    })
+}
+
+/// Stops the background worker (waiting for a flush in progress) and releases the handle;
+/// entries stay in the file. NULL is a no-op. No other thread may use the handle during or
+/// after the call.
+///
+/// # Safety
+/// `outbox` is NULL or a handle from `wdt_outbox_open` not closed before.
+#[no_mangle]
+pub unsafe extern "C" fn wdt_outbox_close(outbox: *mut WdtOutbox) {
+    if outbox.is_null() {
+        return;
+    }
+    let owned = Box::from_raw(outbox);
+    guard(move || owned.inner.close())
+}

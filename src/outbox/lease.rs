@@ -1,0 +1,250 @@
+//! Who may work on an entry. A process claims one entry at a time with a lease inside a
+//! `BEGIN IMMEDIATE` transaction, so two processes (PHP-FPM workers, two tills on one PC) never
+//! pick the same entry; a lease left by a killed process simply expires. Before an attempt the
+//! entry is marked in flight in its own durable commit: if the process dies while its request
+//! may be on the wire, the next claimer finds the mark and treats the entry as `in_doubt`, so a
+//! crash can never turn into a blind resend.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::{json, Value};
+
+/// An entry this process now holds.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub seq: i64,
+    pub state: String,
+    pub body: String,
+    pub method: String,
+    pub tid: String,
+    pub marker: Option<String>,
+    pub first_attempt_ms: Option<i64>,
+    /// Already marked in flight by the claim (a pending entry is sent straight away).
+    pub marked: bool,
+}
+
+/// Expired leases of entries whose attempt never recorded an answer: the request may have
+/// reached the gateway, so they become `in_doubt`, and the settle delay counts from the lease's
+/// end (the attempt ended by then, since a lease outlasts the client's timeout).
+fn expire_in_flight(tx: &Connection, now: i64, settle_ms: u64) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT seq, lease_until_ms FROM entries WHERE in_flight = 1 AND lease_until_ms <= ?1",
+    )?;
+    let stale: Vec<(i64, i64)> = stmt
+        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (seq, until) in stale {
+        tx.execute(
+            "UPDATE entries SET state = 'in_doubt', in_flight = 0, lease_owner = NULL,
+             lease_until_ms = NULL, settle_at_ms = ?2, updated_ms = ?3 WHERE seq = ?1",
+            params![seq, until + settle_ms as i64, now],
+        )?;
+        super::store::add_history(
+            tx,
+            seq,
+            now,
+            &json!({"event": "lease_expired", "delivery": "unknown",
+                    "note": "the process sending this entry stopped before recording an answer"}),
+        )?;
+    }
+    Ok(())
+}
+
+/// Claims the next entry (in submit order, after `after_seq`) that may be worked on now:
+/// `pending`, or `in_doubt` whose settle delay has passed, with no live lease.
+pub fn claim_next(
+    conn: &mut Connection,
+    owner: &str,
+    after_seq: i64,
+    now: i64,
+    lease_ms: u64,
+    settle_ms: u64,
+) -> rusqlite::Result<Option<Claimed>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    expire_in_flight(&tx, now, settle_ms)?;
+    let found = tx
+        .query_row(
+            "SELECT seq, state, body, method, tid, marker, first_attempt_ms FROM entries
+             WHERE seq > ?1
+               AND (state = 'pending' OR (state = 'in_doubt' AND settle_at_ms <= ?2))
+               AND (lease_until_ms IS NULL OR lease_until_ms <= ?2)
+             ORDER BY seq LIMIT 1",
+            params![after_seq, now],
+            |r| {
+                Ok(Claimed {
+                    seq: r.get(0)?,
+                    state: r.get(1)?,
+                    body: r.get(2)?,
+                    method: r.get(3)?,
+                    tid: r.get(4)?,
+                    marker: r.get(5)?,
+                    first_attempt_ms: r.get(6)?,
+                    marked: false,
+                })
+            },
+        )
+        .optional()?;
+    let mut found = found;
+    if let Some(c) = &mut found {
+        tx.execute(
+            "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3 WHERE seq = ?1",
+            params![c.seq, owner, now + lease_ms as i64],
+        )?;
+        // A pending entry is sent right after the claim: mark it in flight in the same commit
+        // (one fsync fewer per entry; a crash in between is then reconciled, which is safe).
+        if c.state == "pending" {
+            c.marked = start_attempt(&tx, owner, c.seq, now, lease_ms, "pending")?;
+            if c.first_attempt_ms.is_none() {
+                c.first_attempt_ms = Some(now);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(found)
+}
+
+/// Extends our lease before a network call; false when it is no longer ours (it expired and
+/// another process took the entry), in which case nothing may be sent.
+pub fn renew(
+    conn: &Connection,
+    owner: &str,
+    seq: i64,
+    now: i64,
+    lease_ms: u64,
+) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE entries SET lease_until_ms = ?3 WHERE seq = ?1 AND lease_owner = ?2",
+        params![seq, owner, now + lease_ms as i64],
+    )?;
+    Ok(n == 1)
+}
+
+/// Marks an attempt as started, durably, before the first byte is sent. False when the lease
+/// is no longer ours.
+pub fn mark_sending(
+    conn: &mut Connection,
+    owner: &str,
+    seq: i64,
+    now: i64,
+    lease_ms: u64,
+    reason: &str,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let marked = start_attempt(&tx, owner, seq, now, lease_ms, reason)?;
+    tx.commit()?;
+    Ok(marked)
+}
+
+/// Inside a write transaction: counts the attempt and sets the in-flight mark.
+pub fn start_attempt(
+    tx: &Connection,
+    owner: &str,
+    seq: i64,
+    now: i64,
+    lease_ms: u64,
+    reason: &str,
+) -> rusqlite::Result<bool> {
+    let n = tx.execute(
+        "UPDATE entries SET in_flight = 1, attempts = attempts + 1,
+             first_attempt_ms = coalesce(first_attempt_ms, ?3), lease_until_ms = ?4,
+             updated_ms = ?3
+         WHERE seq = ?1 AND lease_owner = ?2 AND state IN ('pending', 'in_doubt')",
+        params![seq, owner, now, now + lease_ms as i64],
+    )?;
+    if n == 1 {
+        let attempts: i64 =
+            tx.query_row("SELECT attempts FROM entries WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })?;
+        super::store::add_history(
+            tx,
+            seq,
+            now,
+            &json!({"event": "attempt", "attempt": attempts, "reason": reason}),
+        )?;
+    }
+    Ok(n == 1)
+}
+
+/// What an attempt or a query decided.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    Delivered {
+        result: Value,
+    },
+    Rejected {
+        error: Value,
+    },
+    /// Nothing reached the gateway, or it provably refused the request and said try later.
+    Pending {
+        error: Value,
+    },
+    InDoubt {
+        error: Value,
+        settle_ms: u64,
+    },
+    NeedsAttention {
+        error: Value,
+    },
+    /// The query could not decide now (network); the entry stays as it was.
+    Unchanged {
+        error: Value,
+    },
+}
+
+/// Records a decision and the history event in one durable commit, and gives the lease back.
+/// A final answer (delivered, rejected) is recorded even if our lease was lost meanwhile: it
+/// is the truth about the request, whoever holds the entry. Anything else only by the holder.
+pub fn record(
+    conn: &mut Connection,
+    owner: &str,
+    seq: i64,
+    now: i64,
+    decision: &Decision,
+    event: &Value,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = match decision {
+        Decision::Delivered { result } => tx.execute(
+            "UPDATE entries SET state = 'delivered', result = ?2, error = NULL, in_flight = 0,
+                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?3
+             WHERE seq = ?1 AND state NOT IN ('delivered', 'rejected')",
+            params![seq, result.to_string(), now],
+        )?,
+        Decision::Rejected { error } => tx.execute(
+            "UPDATE entries SET state = 'rejected', error = ?2, in_flight = 0,
+                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?3
+             WHERE seq = ?1 AND state NOT IN ('delivered', 'rejected')",
+            params![seq, error.to_string(), now],
+        )?,
+        Decision::Pending { error } => tx.execute(
+            "UPDATE entries SET state = 'pending', error = ?3, in_flight = 0,
+                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?4
+             WHERE seq = ?1 AND lease_owner = ?2",
+            params![seq, owner, error.to_string(), now],
+        )?,
+        Decision::InDoubt { error, settle_ms } => tx.execute(
+            "UPDATE entries SET state = 'in_doubt', error = ?3, in_flight = 0,
+                 settle_at_ms = ?4, lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?5
+             WHERE seq = ?1 AND lease_owner = ?2",
+            params![seq, owner, error.to_string(), now + *settle_ms as i64, now],
+        )?,
+        Decision::NeedsAttention { error } => tx.execute(
+            "UPDATE entries SET state = 'needs_attention', error = ?3, in_flight = 0,
+                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?4
+             WHERE seq = ?1 AND lease_owner = ?2",
+            params![seq, owner, error.to_string(), now],
+        )?,
+        Decision::Unchanged { error } => tx.execute(
+            "UPDATE entries SET error = ?3, lease_owner = NULL, lease_until_ms = NULL,
+                 updated_ms = ?4
+             WHERE seq = ?1 AND lease_owner = ?2",
+            params![seq, owner, error.to_string(), now],
+        )?,
+    };
+    let mut event = event.clone();
+    if n == 0 {
+        event["note"] = Value::from("recorded in history only: the entry had moved on");
+    }
+    super::store::add_history(&tx, seq, now, &event)?;
+    tx.commit()
+}

@@ -1,0 +1,507 @@
+//! The outbox's JSON model (docs/outbox.md): the open options, the submit request, the flush
+//! and list filters, and the entry as callers see it. Parsing is strict like the client config:
+//! an unknown key is an error naming it, so a typo never silently becomes a default.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::Error;
+use crate::request::{self, Prepared};
+
+/// How long after an `unknown` attempt the ERP must keep not showing the return before it may
+/// be sent again: longer than any HTTP timeout between the till and the ERP (proxies commonly
+/// give up after 60 s) plus the ERP's own queueing, so a request still in the gateway's hands
+/// cannot be overtaken by its resend. Waiting longer only delays a return that was really lost.
+pub(crate) const DEFAULT_SETTLE_MS: u64 = 300_000;
+/// How long one process may hold an entry it is working on. It must outlast one call to the
+/// gateway (the client's `timeout_ms`, 30 s by default) or a second process could take over an
+/// entry whose request is still on the wire; twice that default leaves room for slow disks.
+pub(crate) const DEFAULT_LEASE_MS: u64 = 60_000;
+/// docs/outbox.md: tests use sub-second values, nothing below this makes sense.
+pub(crate) const MIN_MS: u64 = 100;
+pub(crate) const MAX_ID_LEN: usize = 64;
+/// The gateway's limit for refundInfo.remark, in UTF-16 units (docs/protocol.md).
+pub(crate) const REMARK_LIMIT: usize = 255;
+
+pub(crate) const STATES: [&str; 5] = [
+    "pending",
+    "in_doubt",
+    "delivered",
+    "rejected",
+    "needs_attention",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub path: String,
+    pub marker: bool,
+    pub settle_ms: u64,
+    pub lease_ms: u64,
+    pub worker_interval_ms: u64,
+}
+
+pub(crate) const OPTION_KEYS: &[&str] = &[
+    "path",
+    "marker",
+    "settle_ms",
+    "lease_ms",
+    "worker_interval_ms",
+];
+
+fn config_err(field: &str, message: impl std::fmt::Display) -> Error {
+    Error::config_at(field, message)
+}
+
+fn object(text: &str, what: &str, config: bool) -> Result<Map<String, Value>, Error> {
+    let err = |m: String| {
+        if config {
+            config_err("", m)
+        } else {
+            Error::invalid(m)
+        }
+    };
+    let prefix = if config { "config" } else { "invalid argument" };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(err(format!("{prefix}: {what} must be a json object"))),
+        Err(e) => Err(err(format!("{prefix}: {what} is not valid json: {e}"))),
+    }
+}
+
+fn unknown_key(map: &Map<String, Value>, known: &[&str]) -> Option<String> {
+    map.keys().find(|k| !known.contains(&k.as_str())).cloned()
+}
+
+impl Options {
+    pub fn from_json(text: &str) -> Result<Options, Error> {
+        let map = object(text, "options_json", true)?;
+        if let Some(key) = unknown_key(&map, OPTION_KEYS) {
+            return Err(config_err(
+                &key,
+                format_args!(
+                    "unknown outbox option {key:?} (known: {})",
+                    OPTION_KEYS.join(", ")
+                ),
+            ));
+        }
+        let path = match map.get("path") {
+            Some(Value::String(p)) if !p.trim().is_empty() => p.clone(),
+            Some(Value::String(_)) => return Err(config_err("path", "path is empty")),
+            Some(_) => return Err(config_err("path", "path must be a string")),
+            None => {
+                return Err(config_err(
+                    "path",
+                    "path is required (the outbox's SQLite file)",
+                ))
+            }
+        };
+        let marker = match map.get("marker") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(config_err("marker", "marker must be true or false")),
+        };
+        let ms = |key: &str, default: u64, min: u64| -> Result<u64, Error> {
+            match map.get(key) {
+                None => Ok(default),
+                Some(Value::Number(n)) => match n.as_u64() {
+                    Some(v) if v >= min && v <= 7 * 86_400_000 => Ok(v),
+                    _ => Err(config_err(
+                        key,
+                        format_args!("{key} must be a whole number from {min} to 604800000"),
+                    )),
+                },
+                Some(_) => Err(config_err(key, format_args!("{key} must be a number"))),
+            }
+        };
+        Ok(Options {
+            path,
+            marker,
+            settle_ms: ms("settle_ms", DEFAULT_SETTLE_MS, MIN_MS)?,
+            lease_ms: ms("lease_ms", DEFAULT_LEASE_MS, MIN_MS)?,
+            worker_interval_ms: match ms("worker_interval_ms", 0, 0)? {
+                v @ 1..=99 => {
+                    return Err(config_err(
+                        "worker_interval_ms",
+                        format_args!("worker_interval_ms must be 0 (off) or at least 100, not {v}"),
+                    ))
+                }
+                v => v,
+            },
+        })
+    }
+}
+
+/// A validated submit: the entry id, the exact call to send (marker included) and the fields
+/// reconciliation matches on.
+#[derive(Debug, Clone)]
+pub struct Submit {
+    pub id: Option<String>,
+    pub request: Map<String, Value>,
+    pub defer: bool,
+}
+
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+pub fn check_id(id: &str, field: &str) -> Result<(), Error> {
+    if valid_id(id) {
+        Ok(())
+    } else {
+        Err(Error::invalid_at(
+            field,
+            format_args!("{field} must be 1 to {MAX_ID_LEN} characters of A-Z a-z 0-9 . _ : -"),
+        ))
+    }
+}
+
+impl Submit {
+    pub fn from_json(text: &str) -> Result<Submit, Error> {
+        let map = object(text, "submit_json", false)?;
+        if let Some(key) = unknown_key(&map, &["id", "request", "defer"]) {
+            return Err(Error::invalid_at(
+                key.as_str(),
+                format_args!("unknown key {key:?}, expected id, request, defer"),
+            ));
+        }
+        let id = match map.get("id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                check_id(s, "id")?;
+                Some(s.clone())
+            }
+            Some(_) => return Err(Error::invalid_at("id", "id must be a string")),
+        };
+        let request = match map.get("request") {
+            Some(Value::Object(r)) => r.clone(),
+            Some(_) => {
+                return Err(Error::invalid_at(
+                    "request",
+                    "request must be a json object (the quick return)",
+                ))
+            }
+            None => {
+                return Err(Error::invalid_at(
+                    "request",
+                    "request is required (the quick return)",
+                ))
+            }
+        };
+        let defer = match map.get("defer") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Error::invalid_at("defer", "defer must be true or false")),
+        };
+        // Validated here, before an id exists, so an invalid return is refused whatever else.
+        prefixed(request::smart_refund(&request))?;
+        Ok(Submit { id, request, defer })
+    }
+}
+
+/// Field paths of the quick return, under `request.` as the submit JSON nests them.
+fn prefixed<T>(r: Result<T, Error>) -> Result<T, Error> {
+    r.map_err(|e| match e {
+        Error::InvalidArgument { field, message } => Error::InvalidArgument {
+            field: Some(match field {
+                Some(f) => format!("request.{f}"),
+                None => "request".to_owned(),
+            }),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// The correlation marker: `[wdt:<id>]`. `]` cannot occur in an id, so one id's marker is never
+/// a prefix of another's.
+pub fn marker_for(id: &str) -> String {
+    format!("[wdt:{id}]")
+}
+
+/// The call to send: the caller's return, with the marker appended to refundInfo.remark when
+/// markers are on, validated again so the marker can never push the remark past the gateway's
+/// limit unnoticed.
+pub fn prepare(request: &Map<String, Value>, marker: Option<&str>) -> Result<Prepared, Error> {
+    let Some(marker) = marker else {
+        return prefixed(request::smart_refund(request));
+    };
+    let mut with = request.clone();
+    let remark = with
+        .get("refundInfo")
+        .and_then(|i| i.get("remark"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let new = if remark.is_empty() {
+        marker.to_owned()
+    } else {
+        format!("{remark} {marker}")
+    };
+    let units = new.encode_utf16().count();
+    if units > REMARK_LIMIT {
+        let own = remark.encode_utf16().count();
+        return Err(Error::invalid_at(
+            "request.refundInfo.remark",
+            format_args!(
+                "refundInfo.remark is {own} characters long; with the outbox's correlation marker {marker:?} it would be {units}, at most {REMARK_LIMIT} (UTF-16 units): shorten the remark or open the outbox with \"marker\": false"
+            ),
+        ));
+    }
+    if let Some(Value::Object(info)) = with.get_mut("refundInfo") {
+        info.insert("remark".into(), Value::String(new));
+    }
+    prefixed(request::smart_refund(&with))
+}
+
+/// Flush options: `{"max_entries": N, "budget_ms": M}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FlushOptions {
+    pub max_entries: Option<u64>,
+    pub budget_ms: Option<u64>,
+}
+
+fn opt_u64(map: &Map<String, Value>, key: &str, min: u64) -> Result<Option<u64>, Error> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if v >= min => Ok(Some(v)),
+            _ => Err(Error::invalid_at(
+                key,
+                format_args!("{key} must be a whole number of at least {min}"),
+            )),
+        },
+        Some(_) => Err(Error::invalid_at(
+            key,
+            format_args!("{key} must be a number"),
+        )),
+    }
+}
+
+/// NULL or "" means no options.
+fn object_or_empty(text: Option<&str>, what: &str) -> Result<Map<String, Value>, Error> {
+    match text {
+        None => Ok(Map::new()),
+        Some(t) if t.trim().is_empty() => Ok(Map::new()),
+        Some(t) => object(t, what, false),
+    }
+}
+
+impl FlushOptions {
+    pub fn from_json(text: Option<&str>) -> Result<FlushOptions, Error> {
+        let map = object_or_empty(text, "options_json")?;
+        if let Some(key) = unknown_key(&map, &["max_entries", "budget_ms"]) {
+            return Err(Error::invalid_at(
+                key.as_str(),
+                format_args!("unknown key {key:?}, expected max_entries, budget_ms"),
+            ));
+        }
+        Ok(FlushOptions {
+            max_entries: opt_u64(&map, "max_entries", 1)?,
+            budget_ms: opt_u64(&map, "budget_ms", 0)?,
+        })
+    }
+}
+
+/// List filter: `{"state": "in_doubt", "limit": 100, "after": "<id>"}`.
+#[derive(Debug, Clone)]
+pub struct ListFilter {
+    pub state: Option<String>,
+    pub limit: u64,
+    pub after: Option<String>,
+}
+
+pub(crate) const MAX_LIST_LIMIT: u64 = 1000;
+
+impl ListFilter {
+    pub fn from_json(text: Option<&str>) -> Result<ListFilter, Error> {
+        let map = object_or_empty(text, "filter_json")?;
+        if let Some(key) = unknown_key(&map, &["state", "limit", "after"]) {
+            return Err(Error::invalid_at(
+                key.as_str(),
+                format_args!("unknown key {key:?}, expected state, limit, after"),
+            ));
+        }
+        let state = match map.get("state") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if STATES.contains(&s.as_str()) => Some(s.clone()),
+            Some(_) => {
+                return Err(Error::invalid_at(
+                    "state",
+                    format_args!("state must be one of {}", STATES.join(", ")),
+                ))
+            }
+        };
+        let limit = opt_u64(&map, "limit", 1)?.unwrap_or(100);
+        if limit > MAX_LIST_LIMIT {
+            return Err(Error::invalid_at(
+                "limit",
+                format_args!("limit is at most {MAX_LIST_LIMIT}"),
+            ));
+        }
+        let after = match map.get("after") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                check_id(s, "after")?;
+                Some(s.clone())
+            }
+            Some(_) => return Err(Error::invalid_at("after", "after must be a string")),
+        };
+        Ok(ListFilter {
+            state,
+            limit,
+            after,
+        })
+    }
+}
+
+/// One entry as stored, rendered for callers.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub state: String,
+    pub tid: String,
+    pub attempts: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+}
+
+impl Entry {
+    pub fn to_json(&self, history: Option<Vec<Value>>) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "state": self.state,
+            "attempts": self.attempts,
+            "created_ms": self.created_ms,
+            "updated_ms": self.updated_ms,
+            "tid": self.tid,
+        });
+        if let Some(r) = &self.result {
+            v["result"] = r.clone();
+        }
+        if let Some(e) = &self.error {
+            v["error"] = e.clone();
+        }
+        if let Some(h) = history {
+            v["history"] = Value::Array(h);
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(remark: &str) -> Map<String, Value> {
+        json!({"refundInfo": {"tid": "t1", "return_warehouse_no": "pos", "remark": remark},
+               "detailMapList": [{"spec_no": "A", "stockin_num": 1, "remark": ""}],
+               "createPreStockin": false})
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    #[test]
+    fn options_defaults_and_errors() {
+        let o = Options::from_json(r#"{"path":"/tmp/x.db"}"#).unwrap();
+        assert_eq!(
+            (o.marker, o.settle_ms, o.lease_ms, o.worker_interval_ms),
+            (true, DEFAULT_SETTLE_MS, DEFAULT_LEASE_MS, 0)
+        );
+        for (bad, field) in [
+            (r#"{}"#, "path"),
+            (r#"{"path":""}"#, "path"),
+            (r#"{"path":"x","settle_ms":99}"#, "settle_ms"),
+            (r#"{"path":"x","lease_ms":-1}"#, "lease_ms"),
+            (r#"{"path":"x","marker":1}"#, "marker"),
+            (
+                r#"{"path":"x","worker_interval_ms":5}"#,
+                "worker_interval_ms",
+            ),
+            (r#"{"path":"x","setle_ms":500}"#, "setle_ms"),
+        ] {
+            match Options::from_json(bad) {
+                Err(Error::Config { field: Some(f), .. }) => assert_eq!(f, field, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ids() {
+        assert!(valid_id("POS-20261130-0042"));
+        assert!(valid_id("a.b_c:d-e"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("has space"));
+        assert!(!valid_id("x]"));
+        assert!(!valid_id(&"x".repeat(65)));
+        assert!(valid_id(&"x".repeat(64)));
+    }
+
+    #[test]
+    fn marker_counts_against_the_remark_limit() {
+        let id = "POS-1";
+        let m = marker_for(id);
+        let p = prepare(&req("退货"), Some(&m)).unwrap();
+        assert!(
+            p.body.contains("\"remark\":\"退货 [wdt:POS-1]\""),
+            "{}",
+            p.body
+        );
+        let p = prepare(&req(""), Some(&m)).unwrap();
+        assert!(p.body.contains("\"remark\":\"[wdt:POS-1]\""), "{}", p.body);
+        // 255 - len(" [wdt:POS-1]") = 243 units fit, 244 do not; an emoji is 2 units.
+        let fits = "中".repeat(243);
+        assert!(prepare(&req(&fits), Some(&m)).is_ok());
+        let over = format!("{}😀", "中".repeat(242));
+        match prepare(&req(&over), Some(&m)) {
+            Err(Error::InvalidArgument {
+                field: Some(f),
+                message,
+            }) => {
+                assert_eq!(f, "request.refundInfo.remark");
+                assert!(message.contains("marker"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without the marker the same remark is fine.
+        assert!(prepare(&req(&over), None).is_ok());
+    }
+
+    #[test]
+    fn submit_fields_are_under_request() {
+        let e = Submit::from_json(r#"{"request":{"refundInfo":{"tid":"","return_warehouse_no":"p","remark":""},"detailMapList":[],"createPreStockin":false}}"#).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidArgument { field: Some(ref f), .. } if f == "request.refundInfo.tid"),
+            "{e:?}"
+        );
+        let e = Submit::from_json(r#"{"request":{}, "idd":"x"}"#).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidArgument { field: Some(ref f), .. } if f == "idd"),
+            "{e:?}"
+        );
+        let e = Submit::from_json(r#"{"id":"a b","request":{}}"#).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidArgument { field: Some(ref f), .. } if f == "id"),
+            "{e:?}"
+        );
+        assert!(Submit::from_json("[]").is_err());
+    }
+
+    #[test]
+    fn filters() {
+        let f = ListFilter::from_json(None).unwrap();
+        assert_eq!((f.state, f.limit, f.after), (None, 100, None));
+        assert!(ListFilter::from_json(Some(r#"{"state":"lost"}"#)).is_err());
+        assert!(ListFilter::from_json(Some(r#"{"limit":0}"#)).is_err());
+        assert!(ListFilter::from_json(Some(r#"{"limit":1001}"#)).is_err());
+        let f = FlushOptions::from_json(Some(r#"{"max_entries":3,"budget_ms":0}"#)).unwrap();
+        assert_eq!((f.max_entries, f.budget_ms), (Some(3), Some(0)));
+        assert!(FlushOptions::from_json(Some(r#"{"max":3}"#)).is_err());
+    }
+}

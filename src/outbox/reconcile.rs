@@ -1,0 +1,376 @@
+//! Asking the ERP before any resend. A quick return has no idempotency key, so after an
+//! `unknown` attempt the only way to know whether the ERP has it is to look:
+//! `aftersales.refund.Refund.search` (退换单查询) by `tid`, over windows of at most 30 days (the
+//! API page's limit) from a day before the first attempt to a day after now, every page. The
+//! day of margin covers a till clock that is off, since the ERP stamps its own time.
+//!
+//! Matching: with markers on, a refund order whose remark carries this entry's marker is this
+//! return. Without a marker (or when none carries it) an order with the same tid, warehouse and
+//! lines could be this return with its remark lost; the outbox cannot tell, so that is
+//! `needs_attention`, never a resend. Only "no order that could be this return" is absent.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::request::{Pager, Prepared};
+
+pub(crate) const REFUND_SEARCH: &str = "aftersales.refund.Refund.search";
+const PAGE_SIZE: u64 = 100;
+/// Beyond this many pages for one tid something is off (a tid reused for thousands of
+/// refunds); a person should look rather than the outbox guess.
+const MAX_PAGES: u64 = 50;
+const DAY_MS: i64 = 86_400_000;
+/// The API page: 请求时间最大跨度为30天.
+const MAX_WINDOW_MS: i64 = 30 * DAY_MS;
+const MARGIN_MS: i64 = DAY_MS;
+
+#[derive(Debug)]
+pub enum Finding {
+    Found { order: Value, query: Value },
+    Absent { query: Value },
+    Ambiguous { why: String, query: Value },
+}
+
+/// Beijing wall time (UTC+8, no DST), as the ERP's query parameters take it.
+pub fn beijing(ms: i64) -> String {
+    let secs = ms.div_euclid(1000) + 8 * 3600;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The query windows covering `[first_attempt - 1 day, now + 1 day]`, each within 30 days.
+pub fn windows(first_attempt_ms: i64, now_ms: i64) -> Vec<(String, String)> {
+    let start = first_attempt_ms - MARGIN_MS;
+    let end = now_ms.max(first_attempt_ms) + MARGIN_MS;
+    let mut out = Vec::new();
+    let mut from = start;
+    while from < end {
+        // Whole seconds on the wire: keep each window a second short of the limit.
+        let to = (from + MAX_WINDOW_MS - 1000).min(end);
+        out.push((beijing(from), beijing(to)));
+        from = to;
+    }
+    out
+}
+
+/// Quantities compared exactly to 4 decimals (the ERP's Decimal(19,4)).
+fn qty(v: &Value) -> Option<i64> {
+    let f = match v {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    let scaled = (f * 10_000.0).round();
+    scaled.is_finite().then_some(scaled as i64)
+}
+
+/// What identifies a return without a marker: warehouse and lines (spec_no → total quantity).
+#[derive(Debug, PartialEq)]
+pub struct Shape {
+    pub warehouse: String,
+    pub lines: BTreeMap<String, i64>,
+}
+
+pub fn shape_of_body(body: &str) -> Option<Shape> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let warehouse = v[0]["return_warehouse_no"].as_str()?.to_owned();
+    let mut lines = BTreeMap::new();
+    for l in v[1].as_array()? {
+        *lines.entry(l["spec_no"].as_str()?.to_owned()).or_insert(0) += qty(&l["stockin_num"])?;
+    }
+    Some(Shape { warehouse, lines })
+}
+
+fn shape_of_order(order: &Value) -> Option<Shape> {
+    let warehouse = order["return_warehouse_no"].as_str()?.to_owned();
+    let mut lines = BTreeMap::new();
+    for l in order["detail_list"].as_array()? {
+        let n = qty(&l["stockin_num"])
+            .filter(|n| *n > 0)
+            .or_else(|| qty(&l["refund_num"]))?;
+        *lines.entry(l["spec_no"].as_str()?.to_owned()).or_insert(0) += n;
+    }
+    Some(Shape { warehouse, lines })
+}
+
+fn has_tid(order: &Value, tid: &str) -> bool {
+    ["src_tids", "tid_list"].iter().any(|k| {
+        order[*k]
+            .as_str()
+            .is_some_and(|s| s.split(',').any(|t| t.trim() == tid))
+    })
+}
+
+fn summary(order: &Value) -> Value {
+    json!({
+        "refund_id": order["refund_id"],
+        "refund_no": order["refund_no"],
+        "remark": order["remark"],
+        "created": order["created"],
+    })
+}
+
+/// Every refund order of `tid` in the windows. `before_call` runs before each request (the
+/// caller renews its lease there) and may stop the search.
+pub fn search(
+    client: &Client,
+    tid: &str,
+    first_attempt_ms: i64,
+    now_ms: i64,
+    before_call: &mut dyn FnMut() -> bool,
+) -> Result<(Vec<Value>, Value), Error> {
+    let mut orders: Vec<Value> = Vec::new();
+    let mut calls = 0u64;
+    let wins = windows(first_attempt_ms, now_ms);
+    for (from, to) in &wins {
+        let mut page_no = 0u64;
+        let mut seen = 0u64;
+        loop {
+            if page_no >= MAX_PAGES {
+                return Err(Error::Internal {
+                    message: format!(
+                        "more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
+                        MAX_PAGES * PAGE_SIZE
+                    ),
+                });
+            }
+            if !before_call() {
+                return Err(Error::Internal {
+                    message: "the entry's lease was lost during reconciliation".into(),
+                });
+            }
+            let body = json!([{"tid": tid, "modified_from": from, "modified_to": to}]);
+            let call = Prepared {
+                method: REFUND_SEARCH.to_owned(),
+                body: body.to_string(),
+                pager: Some(Pager {
+                    page_size: PAGE_SIZE,
+                    page_no,
+                    calc_total: true,
+                }),
+            };
+            calls += 1;
+            let reply = client.execute(&call);
+            let success = reply.result?;
+            let page = success.data["order"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let total = success
+                .total_count
+                .as_ref()
+                .and_then(Value::as_u64)
+                .or_else(|| success.data["total_count"].as_u64());
+            seen += page.len() as u64;
+            let got = page.len() as u64;
+            for o in page {
+                let dup = o.get("refund_id").is_some()
+                    && orders.iter().any(|x| x["refund_id"] == o["refund_id"]);
+                if !dup {
+                    orders.push(o);
+                }
+            }
+            let done = match total {
+                Some(t) => seen >= t || got == 0,
+                None => got < PAGE_SIZE,
+            };
+            if done {
+                break;
+            }
+            page_no += 1;
+        }
+    }
+    let query = json!({"method": REFUND_SEARCH, "tid": tid, "windows": wins.len(),
+                       "calls": calls, "orders": orders.len()});
+    Ok((orders, query))
+}
+
+/// Decides from the orders found. `same_shape_others` counts other entries of this outbox with
+/// the same tid, warehouse and lines that may have reached the ERP: their refund orders look
+/// exactly like ours when there is no marker.
+pub fn decide(
+    orders: &[Value],
+    query: Value,
+    tid: &str,
+    marker: Option<&str>,
+    body: &str,
+    same_shape_others: usize,
+) -> Finding {
+    let orders: Vec<&Value> = orders.iter().filter(|o| has_tid(o, tid)).collect();
+    if let Some(m) = marker {
+        let marked: Vec<&&Value> = orders
+            .iter()
+            .filter(|o| o["remark"].as_str().is_some_and(|r| r.contains(m)))
+            .collect();
+        match marked.len() {
+            1 => {
+                return Finding::Found {
+                    order: summary(marked[0]),
+                    query,
+                }
+            }
+            n if n > 1 => {
+                return Finding::Ambiguous {
+                    why: format!(
+                        "{n} refund orders carry this entry's marker {m}: the ERP holds this return more than once"
+                    ),
+                    query,
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(ours) = shape_of_body(body) else {
+        return Finding::Ambiguous {
+            why: "the stored request cannot be read back to compare lines".into(),
+            query,
+        };
+    };
+    let alike: Vec<&&Value> = orders
+        .iter()
+        .filter(|o| {
+            // An order carrying another entry's marker belongs to that entry.
+            let foreign =
+                marker.is_some() && o["remark"].as_str().is_some_and(|r| r.contains("[wdt:"));
+            !foreign && shape_of_order(o).as_ref() == Some(&ours)
+        })
+        .collect();
+    match (alike.len(), marker) {
+        (0, _) => Finding::Absent { query },
+        (_, Some(m)) => Finding::Ambiguous {
+            why: format!(
+                "no refund order carries the marker {m}, but {} with the same tid, warehouse and lines exist (remark changed in the ERP?)",
+                alike.len()
+            ),
+            query,
+        },
+        (1, None) if same_shape_others == 0 => Finding::Found {
+            order: summary(alike[0]),
+            query,
+        },
+        (n, None) => Finding::Ambiguous {
+            why: format!(
+                "{n} refund orders and {same_shape_others} other outbox entries have the same tid, warehouse and lines: which is which cannot be told without a marker"
+            ),
+            query,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = r#"[{"tid":"t1","return_warehouse_no":"pos","remark":"x [wdt:E1]"},[{"spec_no":"A","stockin_num":1,"remark":""},{"spec_no":"A","stockin_num":0.5,"remark":""},{"spec_no":"B","stockin_num":2,"remark":""}],false]"#;
+
+    fn order(remark: &str, lines: &[(&str, f64)]) -> Value {
+        let details: Vec<Value> = lines
+            .iter()
+            .map(|(s, n)| json!({"spec_no": s, "stockin_num": n}))
+            .collect();
+        json!({"refund_id": 1, "refund_no": "TK1", "src_tids": "t1", "remark": remark,
+               "return_warehouse_no": "pos", "detail_list": details})
+    }
+
+    #[test]
+    fn beijing_time() {
+        assert_eq!(beijing(0), "1970-01-01 08:00:00");
+        assert_eq!(beijing(1_795_000_000_000), "2026-11-18 19:06:40");
+        assert_eq!(beijing(951_782_400_000), "2000-02-29 08:00:00");
+    }
+
+    #[test]
+    fn windows_stay_within_30_days() {
+        let day = DAY_MS;
+        assert_eq!(windows(10 * day, 10 * day).len(), 1);
+        let w = windows(0, 100 * day);
+        assert_eq!(w.len(), 4);
+        assert_eq!(w[0].0, beijing(-day));
+        assert_eq!(w.last().unwrap().1, beijing(101 * day));
+    }
+
+    #[test]
+    fn marker_decides() {
+        let m = Some("[wdt:E1]");
+        let ours = order("x [wdt:E1]", &[("A", 1.5), ("B", 2.0)]);
+        let other = order("y [wdt:E2]", &[("A", 1.5), ("B", 2.0)]);
+        let q = || json!({});
+        assert!(matches!(
+            decide(&[other.clone(), ours.clone()], q(), "t1", m, BODY, 0),
+            Finding::Found { .. }
+        ));
+        assert!(matches!(
+            decide(std::slice::from_ref(&other), q(), "t1", m, BODY, 0),
+            Finding::Absent { .. }
+        ));
+        assert!(matches!(
+            decide(&[], q(), "t1", m, BODY, 0),
+            Finding::Absent { .. }
+        ));
+        assert!(matches!(
+            decide(&[ours.clone(), ours.clone()], q(), "t1", m, BODY, 0),
+            Finding::Ambiguous { .. }
+        ));
+        // Same goods, no marker at all: maybe ours with the remark edited; never resend.
+        let unmarked = order("edited", &[("A", 1.5), ("B", 2.0)]);
+        assert!(matches!(
+            decide(&[unmarked], q(), "t1", m, BODY, 0),
+            Finding::Ambiguous { .. }
+        ));
+        // A different tid in the answer is not ours.
+        let mut elsewhere = ours.clone();
+        elsewhere["src_tids"] = json!("t2");
+        assert!(matches!(
+            decide(&[elsewhere], q(), "t1", m, BODY, 0),
+            Finding::Absent { .. }
+        ));
+    }
+
+    #[test]
+    fn without_marker_lines_decide_and_doubt_is_attention() {
+        let same = order("", &[("A", 1.5), ("B", 2.0)]);
+        let fewer = order("", &[("A", 1.0), ("B", 2.0)]);
+        let q = || json!({});
+        assert!(matches!(
+            decide(&[same.clone(), fewer.clone()], q(), "t1", None, BODY, 0),
+            Finding::Found { .. }
+        ));
+        assert!(matches!(
+            decide(std::slice::from_ref(&fewer), q(), "t1", None, BODY, 0),
+            Finding::Absent { .. }
+        ));
+        assert!(matches!(
+            decide(&[same.clone(), same.clone()], q(), "t1", None, BODY, 0),
+            Finding::Ambiguous { .. }
+        ));
+        assert!(matches!(
+            decide(std::slice::from_ref(&same), q(), "t1", None, BODY, 1),
+            Finding::Ambiguous { .. }
+        ));
+        let mut wh = same.clone();
+        wh["return_warehouse_no"] = json!("pos2");
+        assert!(matches!(
+            decide(&[wh], q(), "t1", None, BODY, 0),
+            Finding::Absent { .. }
+        ));
+    }
+}
