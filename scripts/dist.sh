@@ -24,7 +24,7 @@
 #   SONAME is given to the final link only (cargo rustc -- -C link-arg=...), so Cargo.toml and
 #   build.rs stay as they are.
 # Windows archives (libwdt-<v>-windows-{x64,x86}/):
-#   bin/wdt.dll, bin/wdt-mock.exe, lib/libwdt.dll.a (GNU import library), lib/wdt.def (for
+#   bin/wdt.dll, bin/Wdt.Net.dll (the C# binding, .NET Framework 4.5+), bin/wdt-mock.exe, lib/libwdt.dll.a (GNU import library), lib/wdt.def (for
 #   MSVC's lib.exe).
 #   Cross-built for x86_64-win7-windows-gnu / i686-win7-windows-gnu (Windows 7 SP1 and later)
 #   in target/cross; needs `bash scripts/cross/setup.sh --no-wine` (or without --no-wine) once.
@@ -227,6 +227,10 @@ if [ $windows = 1 ]; then
     die "no cross toolchain: run bash scripts/cross/setup.sh first"
   command -v zip >/dev/null || die "zip is missing: run bash scripts/cross/setup.sh first"
   tdir="$ROOT/target/cross"
+  # The managed C# assembly, built once for .NET Framework 4.5+: a user without NuGet copies it
+  # next to the .exe with wdt.dll (their names differ, so they coexist on a case-blind disk).
+  bash bindings/csharp/build.sh net45 "$STAGE/csharp-net45" >"$STAGE/csharp-build.log" 2>&1 ||
+    { cat "$STAGE/csharp-build.log" >&2; die "could not build Wdt.Net.dll (mono-mcs, mono-devel)"; }
   for t in "${WDT_CROSS_TARGETS[@]}"; do
     [ "$t" != "${t#i686}" ] && [ ! -f "$(cross_rtstartup_dir "$t")/rsbegin.o" ] &&
       die "no rsbegin.o for $t: run bash scripts/cross/setup.sh first"
@@ -262,6 +266,7 @@ if [ $windows = 1 ]; then
     mkdir -p "$d/bin" "$d/lib"
     cp "$rel/wdt.dll" "$d/bin/wdt.dll"
     cp "$rel/libwdt.dll.a" "$d/lib/libwdt.dll.a"
+    cp "$STAGE/csharp-net45/Wdt.Net.dll" "$STAGE/csharp-net45/Wdt.Net.xml" "$d/bin/"
     bash packaging/gen-def.sh "$rel/wdt.dll" >"$d/lib/wdt.def"
     for pb in "${WDT_DIST_BINS[@]}"; do
       [ -f "$rel/${pb#*:}.exe" ] || die "no ${pb#*:}.exe in $rel"

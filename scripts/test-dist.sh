@@ -438,7 +438,7 @@ windows_tests() {
   check "$arch: SHA256SUMS matches every file" bash -c "cd '$A' && sha256sum --quiet -c SHA256SUMS"
   local f bins=() pb
   for pb in "${WDT_DIST_BINS[@]}"; do bins+=("bin/${pb#*:}.exe"); done
-  check_layout "$arch" "$A" bin/wdt.dll lib/libwdt.dll.a lib/wdt.def include/wdt.h README.md LICENSE INSTALL.md \
+  check_layout "$arch" "$A" bin/wdt.dll bin/Wdt.Net.dll lib/libwdt.dll.a lib/wdt.def include/wdt.h README.md LICENSE INSTALL.md \
     bindings/c/example.c "${bins[@]}" bindings/php/composer.json bindings/php/lib/wdt.dll
   check "$arch: bindings/php/lib/wdt.dll is bin/wdt.dll" cmp "$A/bin/wdt.dll" "$A/bindings/php/lib/wdt.dll"
   for f in "${bins[@]}"; do

@@ -47,6 +47,7 @@ step fuzz bash scripts/fuzz.sh "${WDT_FUZZ_SECONDS:-15}"
 step dist-linux bash -c 'bash scripts/cross/setup.sh --no-wine && bash scripts/dist.sh && bash scripts/test-dist.sh'
 if [ "${WDT_WINDOWS:-0}" = 1 ]; then
   step dist-windows bash -c 'bash scripts/cross/setup.sh && bash scripts/dist.sh --windows --no-linux && bash scripts/test-dist.sh --windows --no-linux'
+  step nuget bash scripts/test-nuget.sh
 fi
 
 # Sum the per-suite counts: cargo's "test result: ok. N passed; M failed" and the bindings'
