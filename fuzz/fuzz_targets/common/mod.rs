@@ -105,11 +105,21 @@ pub fn check_envelope(text: &str) -> Map<String, Value> {
                     }
                 }
                 "api" => {
-                    assert!(err.get("status").is_some_and(Value::is_i64), "{text}");
-                    assert_eq!(delivery, "rejected", "{text}");
+                    // docs/abi.md "delivery": rejected exactly for the statuses that prove
+                    // nothing was written; 4, 5, 99 and unlisted statuses are unknown.
+                    let status = err.get("status").and_then(Value::as_i64);
+                    assert!(status.is_some(), "{text}");
+                    let rejects = status.is_some_and(|s| [1, 2, 3, 6, 7, 8, 100].contains(&s));
+                    assert_eq!(delivery, if rejects { "rejected" } else { "unknown" }, "{text}");
+                    if delivery == "unknown" {
+                        assert_eq!(err["retryable"], Value::Bool(false), "{text}");
+                    }
                 }
-                "http" => {
-                    assert!(err.get("http_status").is_some_and(Value::is_u64), "{text}");
+                "http" | "bad_response" => {
+                    assert_eq!(delivery, "unknown", "{text}");
+                    if kind == "http" {
+                        assert!(err.get("http_status").is_some_and(Value::is_u64), "{text}");
+                    }
                 }
                 _ => {}
             }
