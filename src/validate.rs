@@ -214,12 +214,13 @@ pub fn positive_number(value: &Value, path: &str, input: Input) -> Result<()> {
     }
 }
 
-/// `a.b` for a member, `a[0]` for an index, `b` at the top level.
+/// `a.b` for member `b` of `a`, `b` at the top level. Keys come from the caller's JSON and may
+/// hold any text (`"[]x"`), so a key is always joined with a dot; index paths (`a[0]`) are made
+/// by the callers that walk arrays, never from a key (a fuzzing finding: `pager` with the key
+/// `[]lc_total` once became the ambiguous path `pager[]lc_total`).
 pub fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_owned()
-    } else if key.starts_with('[') {
-        format!("{prefix}{key}")
     } else {
         format!("{prefix}.{key}")
     }
@@ -233,5 +234,18 @@ pub fn type_name(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_always_a_member_never_an_index() {
+        assert_eq!(join("", "tid"), "tid");
+        assert_eq!(join("refundInfo", "tid"), "refundInfo.tid");
+        assert_eq!(join("pager", "[]lc_total"), "pager.[]lc_total");
+        assert_eq!(join("args[1][0]", "spec_no"), "args[1][0].spec_no");
     }
 }
