@@ -63,6 +63,13 @@ bad=0
 for i in "${!steps[@]}"; do
   if [ "${results[$i]}" -eq 0 ]; then echo "   ok      ${steps[$i]}"; else echo "   FAILED  ${steps[$i]}"; bad=1; fi
 done
+# A failed step's log is not in CI's output beyond its last lines: show what failed in it.
+for i in "${!steps[@]}"; do
+  [ "${results[$i]}" -eq 0 ] && continue
+  echo "   --- ${steps[$i]}: failing lines of $LOGS/${steps[$i]}.log"
+  grep -n -E 'FAIL|not ok|panicked|^error|[1-9][0-9]* failed|died|Assertion' "$LOGS/${steps[$i]}.log" |
+    head -n 12 | cut -c1-300 | sed 's/^/   | /'
+done
 if [ $bad -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
 echo "all suites: $passed passed, $failed failed"
 exit $bad

@@ -8,6 +8,12 @@ declare(strict_types=1);
  * pcntl_fork: a forked child would inherit the parent's loaded library and open connections,
  * which is not how PHP-FPM or a POS till runs PHP, and pcntl exists neither on Windows nor
  * under FPM. proc_open works everywhere PHP does.
+ *
+ * That the four really overlap is proven by construction, not by a clock: every worker stops
+ * halfway at a barrier (it prints "half" and waits for a line on stdin) until all four are there,
+ * so each one's window holds the moment the last one arrived. A start time in the future was
+ * used before; on a cold, busy machine one PHP process started later than that and finished its
+ * calls before another began, and the check failed though nothing was wrong.
  */
 
 require __DIR__ . '/bootstrap.php';
@@ -19,17 +25,35 @@ T::env('WDT_LIB');
 T::env('WDT_MOCK_URL');
 
 $before = T::mockStats()['requests'] ?? null;
-$startAt = microtime(true) + 1.0;
 $procs = [];
 for ($w = 0; $w < WORKERS; $w++) {
-    $command = [PHP_BINARY, '-d', 'ffi.enable=1', __DIR__ . '/hammer_worker.php', (string) PER_WORKER, sprintf('%.6f', $startAt)];
-    $proc = proc_open($command, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+    $command = [PHP_BINARY, '-d', 'ffi.enable=1', __DIR__ . '/hammer_worker.php', (string) PER_WORKER];
+    $proc = proc_open($command, [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
     T::check(is_resource($proc), "worker $w started");
     $procs[] = [$proc, $pipes];
 }
 
+// The barriers: each worker prints "ready" once its client exists and "half" halfway; it goes
+// on when it reads a line. A worker that died prints nothing, so its stdout reaches EOF instead.
+foreach (['ready', 'half'] as $stage) {
+    $arrived = 0;
+    foreach ($procs as $w => [$proc, $pipes]) {
+        $line = fgets($pipes[1]);
+        if (T::check($line !== false && trim($line) === $stage, "worker $w reached $stage", var_export($line, true))) {
+            $arrived++;
+        }
+    }
+    foreach ($procs as [$proc, $pipes]) {
+        @fwrite($pipes[0], "go\n");
+    }
+    if ($arrived !== WORKERS) {
+        break;
+    }
+}
+
 $results = [];
 foreach ($procs as $w => [$proc, $pipes]) {
+    fclose($pipes[0]);
     $out = stream_get_contents($pipes[1]);
     $err = stream_get_contents($pipes[2]);
     fclose($pipes[1]);
@@ -59,7 +83,7 @@ if (count($results) === WORKERS) {
             return $r['end'] - $r['start'];
         }, $results))
     );
-    T::check($latestStart < $earliestEnd, 'the four workers ran at the same time');
+    T::check($latestStart < $earliestEnd, 'the four workers ran at the same time (the barrier held all four)');
     T::same(WORKERS, count(array_unique(array_column($results, 'pid'))), 'four distinct processes');
 }
 $after = T::mockStats()['requests'] ?? null;
