@@ -10,6 +10,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::clock::Clock;
@@ -49,13 +51,47 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// A gateway success: `data` verbatim, and `total_count` when the gateway gave one.
-#[derive(Debug, Clone, PartialEq)]
+/// A gateway success: `data` and `total_count` exactly as the gateway wrote them (validated JSON
+/// text, no tree): they go into the envelope by copy, and a query page can be megabytes.
+#[derive(Debug, Clone)]
 pub struct Success {
-    /// The gateway's `data`, as it sent it.
-    pub data: Value,
-    /// The gateway's `total_count` of a paged query.
-    pub total_count: Option<Value>,
+    data: Box<RawValue>,
+    total_count: Option<Box<RawValue>>,
+}
+
+impl Success {
+    /// A success from the JSON text of `data` and `total_count`.
+    pub fn new(data: Box<RawValue>, total_count: Option<Box<RawValue>>) -> Success {
+        Success { data, total_count }
+    }
+
+    /// The gateway's `data`, as JSON text.
+    pub fn data_json(&self) -> &str {
+        self.data.get()
+    }
+
+    /// The gateway's `total_count` of a paged query, as JSON text.
+    pub fn total_count_json(&self) -> Option<&str> {
+        self.total_count.as_deref().map(RawValue::get)
+    }
+
+    /// `data` as a tree, for the callers that look inside it (the outbox's reconciliation).
+    pub fn data(&self) -> Value {
+        // Validated JSON text always parses.
+        serde_json::from_str(self.data.get()).unwrap_or(Value::Null)
+    }
+
+    /// `total_count` as a value.
+    pub fn total_count(&self) -> Option<Value> {
+        self.total_count_json()
+            .and_then(|t| serde_json::from_str(t).ok())
+    }
+}
+
+impl PartialEq for Success {
+    fn eq(&self, other: &Success) -> bool {
+        self.data_json() == other.data_json() && self.total_count_json() == other.total_count_json()
+    }
 }
 
 /// The outcome of one call and how many times it went to the gateway.
@@ -287,6 +323,11 @@ pub fn interpret(answer: Answer) -> Result<Success, Error> {
         .body
         .strip_prefix(b"\xEF\xBB\xBF")
         .unwrap_or(&answer.body);
+    if (200..300).contains(&http_status) {
+        if let Some(success) = success_view(body) {
+            return Ok(success);
+        }
+    }
     let mut gateway = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => map
             .get("status")
@@ -321,13 +362,23 @@ pub fn interpret(answer: Answer) -> Result<Success, Error> {
     }
     match gateway.take() {
         Some((0, mut map)) => {
-            // Moved, not cloned: a query page can be megabytes.
-            let mut data = map.remove("data").unwrap_or(Value::Null);
-            let total_count = map.remove("total_count").or_else(|| match &mut data {
-                Value::Object(d) => d.get("total_count").cloned(),
-                _ => None,
-            });
-            Ok(Success { data, total_count })
+            // Reached only by answers `success_view` could not read (a duplicate member: the
+            // last one wins, as serde_json's map has it).
+            let data = map.remove("data").unwrap_or(Value::Null);
+            let total_count = map
+                .remove("total_count")
+                .filter(|t| !t.is_null())
+                .or_else(|| match &data {
+                    Value::Object(d) => d.get("total_count").filter(|t| !t.is_null()).cloned(),
+                    _ => None,
+                });
+            let raw = |v: &Value| RawValue::from_string(v.to_string());
+            match (raw(&data), total_count.as_ref().map(raw).transpose()) {
+                (Ok(data), Ok(total_count)) => Ok(Success::new(data, total_count)),
+                _ => Err(Error::BadResponse {
+                    message: "the answer's data cannot be copied".into(),
+                }),
+            }
         }
         Some((status, map)) => {
             let message = match json_text(&map, "message") {
@@ -361,6 +412,81 @@ pub fn interpret(answer: Answer) -> Result<Success, Error> {
             ),
         }),
     }
+}
+
+/// The members of a status-0 answer that the envelope needs, borrowed from the body.
+#[derive(Deserialize)]
+struct SuccessView<'a> {
+    status: serde_json::Number,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    total_count: Option<&'a RawValue>,
+}
+
+/// `total_count` inside `data`, where some paged queries put it.
+#[derive(Deserialize)]
+struct TotalView<'a> {
+    #[serde(borrow)]
+    total_count: Option<&'a RawValue>,
+}
+
+/// The common case, a 2xx status-0 answer, read without building a tree: `data` is validated
+/// and copied as text. Anything else (another status, not an object, a duplicate member) is
+/// None and goes through the full reading in `interpret`, whose rules are the reference.
+fn success_view(body: &[u8]) -> Option<Success> {
+    // A struct also deserializes from a JSON array; the gateway's answer is an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let view: SuccessView<'_> = serde_json::from_slice(body).ok()?;
+    if view.status.as_i64() != Some(0) || view.data.is_some_and(|d| !shallow(d.get(), 100)) {
+        return None;
+    }
+    let total_count = view.total_count.or_else(|| {
+        let data = view.data?;
+        if !data.get().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str::<TotalView<'_>>(data.get())
+            .ok()?
+            .total_count
+    });
+    let data = match view.data {
+        Some(d) => d.to_owned(),
+        None => RawValue::from_string("null".to_owned()).ok()?,
+    };
+    Some(Success::new(data, total_count.map(RawValue::to_owned)))
+}
+
+/// Whether JSON `text` nests at most `max` arrays and objects deep. A raw value is not held to
+/// serde_json's nesting limit (128) the way a tree is, and a success must not depend on which
+/// reading saw it: deeper data goes to the full reading, which applies the limit.
+fn shallow(text: &str, max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// A JSON member as text: strings as they are, other values in their JSON form; None when
@@ -442,6 +568,74 @@ mod tests {
         }
     }
 
+    /// The borrowed reading of a success and the full one agree, and what neither can call a
+    /// success stays an error.
+    #[test]
+    fn successes_are_copied_as_written() {
+        let read = |body: &str| interpret(answer(200, body));
+        let text = |body: &str| {
+            let s = read(body).unwrap();
+            (
+                s.data_json().to_owned(),
+                s.total_count_json().map(str::to_owned),
+            )
+        };
+        let own = |d: &str, t: Option<&str>| (d.to_owned(), t.map(str::to_owned));
+        // As the gateway wrote it: spacing, escapes, key order, number text.
+        assert_eq!(
+            text("{ \"status\" : 0 , \"data\" : {\"b\":1.50, \"a\":\"\\u9000\"} }"),
+            own("{\"b\":1.50, \"a\":\"\\u9000\"}", None)
+        );
+        assert_eq!(
+            text(r#"{"status":0,"total_count":"12","data":{"total_count":3}}"#),
+            own(r#"{"total_count":3}"#, Some(r#""12""#))
+        );
+        assert_eq!(
+            text(r#"{"status":0,"data":{"total_count":3}}"#),
+            own(r#"{"total_count":3}"#, Some("3"))
+        );
+        // No data is null; a null total_count is none given.
+        assert_eq!(text(r#"{"status":0}"#), own("null", None));
+        assert_eq!(
+            text(r#"{"status":0,"total_count":null,"data":[1]}"#),
+            own("[1]", None)
+        );
+        // A duplicate member is refused by the borrowed reading; the full one keeps the last.
+        assert_eq!(
+            text(r#"{"status":0,"data":1,"data":{"x":2}}"#),
+            own(r#"{"x":2}"#, None)
+        );
+        assert_eq!(
+            text("\u{feff}{\"status\":0,\"data\":true}"),
+            own("true", None)
+        );
+        for not_gateway in [
+            r#"[0,{"a":1}]"#,
+            r#"{"status":"0","data":1}"#,
+            r#"{"status":0.0}"#,
+            r#"{"status":0,"data":}"#,
+        ] {
+            assert!(
+                matches!(read(not_gateway), Err(Error::BadResponse { .. })),
+                "{not_gateway}"
+            );
+        }
+        // Nesting past serde_json's limit is refused by both readings, not copied.
+        let nested = |n: usize| {
+            let data = format!(r#"{}"[{{\"\\",1{}"#, "[".repeat(n), "]".repeat(n));
+            format!(r#"{{"status":0,"data":{data}}}"#)
+        };
+        assert!(matches!(read(&nested(300)), Err(Error::BadResponse { .. })));
+        assert_eq!(text(&nested(100)).0.len(), 210);
+        assert_eq!(text(&nested(120)).0.len(), 250);
+        assert!(shallow(r#"[["]]]]{{{"],{"a":"\"{"}]"#, 2));
+        assert!(!shallow("[[[]]]", 2));
+        assert!(matches!(
+            read(r#"{"status":100,"data":1,"message":"x"}"#),
+            Err(Error::Api { status: 100, .. })
+        ));
+    }
+
     #[test]
     fn interprets_answers() {
         let ok = interpret(answer(
@@ -449,13 +643,14 @@ mod tests {
             r#"{"status":0,"data":{"stockin_id":7,"type":12}}"#,
         ))
         .unwrap();
-        assert_eq!(ok.data["stockin_id"], 7);
+        assert_eq!(ok.data()["stockin_id"], 7);
+        assert_eq!(ok.data_json(), r#"{"stockin_id":7,"type":12}"#);
         let paged = interpret(answer(
             200,
             r#"{"status":0,"data":{"order":[],"total_count":3}}"#,
         ))
         .unwrap();
-        assert_eq!(paged.total_count, Some(Value::from(3)));
+        assert_eq!(paged.total_count(), Some(Value::from(3)));
         match interpret(answer(
             200,
             r#"{"status":100,"message":"未找到对应的单据信息!"}"#,

@@ -12,14 +12,7 @@ use crate::error::Error;
 pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
     let mut env = Map::new();
     match result {
-        Ok(s) => {
-            env.insert("ok".into(), Value::Bool(true));
-            env.insert("status".into(), Value::from(0));
-            env.insert("data".into(), s.data.clone());
-            if let Some(total) = &s.total_count {
-                env.insert("total_count".into(), total.clone());
-            }
-        }
+        Ok(s) => return success(s),
         Err(e) => {
             env.insert("ok".into(), Value::Bool(false));
             let mut err = Map::new();
@@ -58,6 +51,27 @@ pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
     serde_json::to_string(&Value::Object(env)).unwrap_or_default()
 }
 
+/// `{"ok":true,"status":0,"data":…,"total_count":…}` in one allocation: `data` is the gateway's
+/// validated JSON text, copied, never parsed into a tree and printed again. One spare byte is
+/// reserved for the NUL the C ABI appends, so handing the string out does not reallocate.
+fn success(s: &Success) -> String {
+    const HEAD: &str = r#"{"ok":true,"status":0,"data":"#;
+    const TOTAL: &str = r#","total_count":"#;
+    let data = s.data_json();
+    let total = s.total_count_json();
+    let mut out = String::with_capacity(
+        HEAD.len() + data.len() + total.map_or(0, |t| TOTAL.len() + t.len()) + 2,
+    );
+    out.push_str(HEAD);
+    out.push_str(data);
+    if let Some(t) = total {
+        out.push_str(TOTAL);
+        out.push_str(t);
+    }
+    out.push('}');
+    out
+}
+
 /// The envelope of an error that happened before any request (nothing attempted).
 pub fn error(e: &Error) -> String {
     render(Err(e), 0)
@@ -70,10 +84,10 @@ mod tests {
 
     #[test]
     fn shapes() {
-        let ok = Success {
-            data: serde_json::from_str(r#"{"stockin_id":1,"type":12}"#).unwrap(),
-            total_count: None,
-        };
+        let ok = Success::new(
+            serde_json::from_str(r#"{"stockin_id":1,"type":12}"#).unwrap(),
+            None,
+        );
         assert_eq!(
             render(Ok(&ok), 1),
             r#"{"ok":true,"status":0,"data":{"stockin_id":1,"type":12}}"#

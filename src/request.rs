@@ -78,7 +78,7 @@ fn check_smart_refund(args: [&Value; 3], paths: [&str; 3]) -> Result<()> {
         line.string("spec_no", ID)?;
         positive_number(
             line.required("stockin_num")?,
-            &line.path("stockin_num"),
+            || line.path("stockin_num"),
             REQ,
         )?;
         line.string("remark", REMARK)?;

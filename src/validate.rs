@@ -85,6 +85,9 @@ impl<'a> Obj<'a> {
     /// A required string within `limit`.
     pub fn string(&self, key: &str, limit: Text) -> Result<&'a str> {
         match self.get(key) {
+            // The path is only built for an error: a valid call must not pay one allocation
+            // per field (it did, ~7 % of a quick return's CPU; BENCHMARKS.md).
+            Some(Value::String(s)) if fits(s, limit) => Ok(s),
             Some(value) => check_string(value, &self.path(key), limit, self.input),
             None if limit.empty_ok => Err(self.error(
                 key,
@@ -167,6 +170,18 @@ pub fn non_empty_array<'a>(value: &'a Value, path: &str, input: Input) -> Result
     }
 }
 
+/// Whether `s` is within `limit`; the same rule as `check_string`, without building an error.
+fn fits(s: &str, limit: Text) -> bool {
+    (limit.empty_ok || !s.trim().is_empty())
+        && (limit.max == usize::MAX || utf16_units_at_most(s, limit.max))
+}
+
+/// `s.encode_utf16().count() <= max`. A UTF-8 string never has more UTF-16 units than bytes
+/// (1–3 bytes make one unit, 4 bytes two), so a short string needs no counting.
+fn utf16_units_at_most(s: &str, max: usize) -> bool {
+    s.len() <= max || s.encode_utf16().count() <= max
+}
+
 /// A string within `limit`.
 pub fn check_string<'a>(
     value: &'a Value,
@@ -199,10 +214,14 @@ pub fn check_string<'a>(
 }
 
 /// A finite decimal greater than 0. With serde_json's arbitrary_precision the number keeps its
-/// text; a value that overflows f64 is refused rather than sent as an absurd quantity.
-pub fn positive_number(value: &Value, path: &str, input: Input) -> Result<()> {
+/// text; a value that overflows f64 is refused rather than sent as an absurd quantity. `path`
+/// is only called to name an error.
+pub fn positive_number(value: &Value, path: impl FnOnce() -> String, input: Input) -> Result<()> {
+    if is_positive(value) {
+        return Ok(());
+    }
+    let path = &path();
     match value {
-        Value::Number(n) if n.as_f64().is_some_and(|v| v.is_finite() && v > 0.0) => Ok(()),
         Value::Number(_) => Err(input.error(
             path,
             format_args!("{path} must be a finite number greater than 0"),
@@ -212,6 +231,10 @@ pub fn positive_number(value: &Value, path: &str, input: Input) -> Result<()> {
             format_args!("{path} must be a number, not {}", type_name(other)),
         )),
     }
+}
+
+fn is_positive(value: &Value) -> bool {
+    matches!(value, Value::Number(n) if n.as_f64().is_some_and(|v| v.is_finite() && v > 0.0))
 }
 
 /// `a.b` for member `b` of `a`, `b` at the top level. Keys come from the caller's JSON and may

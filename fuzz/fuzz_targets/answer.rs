@@ -90,10 +90,12 @@ fn check_kind(answer: &Answer, result: &Result<wdt::unstable::client::Success, E
             assert_eq!(status, Some(0), "success without status 0");
             let data = json.as_ref().and_then(|j| j.get("data")).cloned();
             assert_eq!(
-                s.data,
+                s.data(),
                 data.unwrap_or(Value::Null),
                 "data is not the gateway's"
             );
+            let copied = serde_json::from_str::<Value>(s.data_json()).ok();
+            assert_eq!(copied, Some(s.data()), "data is not valid JSON text");
         }
         Err(Error::Api {
             status: s,

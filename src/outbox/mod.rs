@@ -370,13 +370,7 @@ impl Outbox {
         self.crash_point("answered");
         let now = store::now_ms();
         let (decision, state, down) = match &reply.result {
-            Ok(s) => (
-                Decision::Delivered {
-                    result: s.data.clone(),
-                },
-                "delivered",
-                false,
-            ),
+            Ok(s) => (Decision::Delivered { result: s.data() }, "delivered", false),
             Err(e) => {
                 let err = error_object(e, reply.attempts);
                 match e.delivery() {
@@ -398,7 +392,7 @@ impl Outbox {
             }
         };
         let event = match &reply.result {
-            Ok(s) => json!({"event": "answer", "delivery": "delivered", "data": s.data}),
+            Ok(s) => json!({"event": "answer", "delivery": "delivered", "data": s.data()}),
             Err(e) => json!({"event": "answer", "delivery": e.delivery().as_str(),
                               "error": error_object(e, reply.attempts)}),
         };

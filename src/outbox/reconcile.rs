@@ -171,15 +171,13 @@ pub fn search(
             calls += 1;
             let reply = client.execute(&call);
             let success = reply.result?;
-            let page = success.data["order"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let data = success.data();
+            let page = data["order"].as_array().cloned().unwrap_or_default();
             let total = success
-                .total_count
+                .total_count()
                 .as_ref()
                 .and_then(Value::as_u64)
-                .or_else(|| success.data["total_count"].as_u64());
+                .or_else(|| data["total_count"].as_u64());
             seen += page.len() as u64;
             let got = page.len() as u64;
             for o in page {
