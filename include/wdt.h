@@ -4,7 +4,8 @@
  * Ownership: every `char *` returned by this library (envelopes, *error_json) is owned by the
  * caller and released exactly once with wdt_free_string. wdt_version() is static: never free it.
  * Threads: a WdtClient may be shared by many threads; wdt_client_free is the caller's last use
- * of it (a call still running on another thread finishes first). Contract: docs/abi.md.
+ * of it (a call still running on another thread finishes first). The same holds for a
+ * WdtOutbox and wdt_outbox_close. Contract: docs/abi.md.
  * Calling convention: the platform C one (cdecl); say so explicitly on 32-bit Windows.
  */
 
@@ -154,10 +155,13 @@ WdtOutbox *wdt_outbox_open(const char *client_config_json, const char *options_j
  is not an error (the entry says `pending` or `in_doubt`). Kind `storage`: the file could not
  be written (full disk, read-only); nothing was sent.
 
- Returns an envelope the caller releases with `wdt_free_string`. Thread-safe.
+ Returns an envelope the caller releases with `wdt_free_string`. A NULL outbox, or one already
+ closed with `wdt_outbox_close`, gives an `invalid_argument` envelope and stores nothing.
+ Thread-safe: many threads may use the same outbox at once; a call still running when
+ another thread closes the outbox finishes normally.
 
  # Safety
- `outbox` is NULL or a live handle from `wdt_outbox_open`; `submit_json` is NULL or a
+ `outbox` is NULL or a handle from `wdt_outbox_open`; `submit_json` is NULL or a
  NUL-terminated string.
  */
 char *wdt_outbox_submit(WdtOutbox *outbox, const char *submit_json);
@@ -165,10 +169,10 @@ char *wdt_outbox_submit(WdtOutbox *outbox, const char *submit_json);
 /*
  One entry by id, with its `history` (every attempt and query, with time and outcome).
  An unknown id is `invalid_argument` (field "id"). Envelope released with
- `wdt_free_string`. Thread-safe.
+ `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`.
 
  # Safety
- `outbox` is NULL or a live handle; `id` is NULL or a NUL-terminated string.
+ `outbox` is NULL or a handle from `wdt_outbox_open`; `id` is NULL or a NUL-terminated string.
  */
 char *wdt_outbox_get(WdtOutbox *outbox, const char *id);
 
@@ -176,10 +180,11 @@ char *wdt_outbox_get(WdtOutbox *outbox, const char *id);
  Entries in submit order, filtered and paged by `filter_json`
  (`{"state":"in_doubt","limit":100,"after":"<id>"}`, all optional; NULL means none). The
  envelope's `data` is `{"entries":[…],"next_after":"<id>"|null}`. Released with
- `wdt_free_string`. Thread-safe.
+ `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`.
 
  # Safety
- `outbox` is NULL or a live handle; `filter_json` is NULL or a NUL-terminated string.
+ `outbox` is NULL or a handle from `wdt_outbox_open`; `filter_json` is NULL or a
+ NUL-terminated string.
  */
 char *wdt_outbox_list(WdtOutbox *outbox, const char *filter_json);
 
@@ -189,20 +194,27 @@ char *wdt_outbox_list(WdtOutbox *outbox, const char *filter_json);
  first, pending ones are sent. Blocks while it works. The envelope's `data` is
  `{"delivered":…,"rejected":…,"in_doubt":…,"pending":…,"needs_attention":…}`: what this
  flush delivered and rejected, and how many entries are left in each open state. Released
- with `wdt_free_string`. Thread-safe; processes sharing the file never send one entry twice.
+ with `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`
+ (a flush running when the outbox is closed finishes its work); processes sharing the file
+ never send one entry twice.
 
  # Safety
- `outbox` is NULL or a live handle; `options_json` is NULL or a NUL-terminated string.
+ `outbox` is NULL or a handle from `wdt_outbox_open`; `options_json` is NULL or a
+ NUL-terminated string.
  */
 char *wdt_outbox_flush(WdtOutbox *outbox, const char *options_json);
 
 /*
- Stops the background worker (waiting for a flush in progress) and releases the handle;
- entries stay in the file. NULL is a no-op. No other thread may use the handle during or
- after the call.
+ Stops the background worker (waiting for a flush of its own in progress) and releases the
+ handle; entries stay in the file. NULL is a no-op. This must be the caller's last use of the
+ pointer. A call already running on another thread (a flush, a submit) finishes normally: the
+ file and the outbox's connections are released when the last such call returns. A call
+ with a closed handle gets an `invalid_argument` envelope; closing twice is a caller error
+ the library notices (a line on stderr) and ignores, but do not rely on either: a closed
+ handle's address may be reused by a new outbox.
 
  # Safety
- `outbox` is NULL or a handle from `wdt_outbox_open` not closed before.
+ `outbox` is NULL or a handle from `wdt_outbox_open`.
  */
 void wdt_outbox_close(WdtOutbox *outbox);
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 use outbox_support::*;
 use serde_json::{json, Value};
+use wdt::ffi::{wdt_outbox_close, WdtOutbox};
 
 #[test]
 fn child_entry() {
@@ -470,4 +471,115 @@ fn corrupt_foreign_and_unusable_files_give_a_config_error_and_lose_nothing() {
         assert_eq!(e["error"]["field"], "path", "{e}");
         assert!(!e["error"]["message"].as_str().unwrap().is_empty());
     }
+}
+
+/// `wdt_outbox_close` is the caller's last use of the pointer; a till that gets that wrong gets
+/// an `invalid_argument` envelope (or, closing twice, one stderr line), never freed memory.
+#[test]
+fn calls_after_close_and_a_second_close_are_refused() {
+    let d = double();
+    let path = db_path("after-close");
+    let o = Outbox::open(&config(&d), &options(&path)).unwrap();
+    let env = o.submit(&json!({"id": "K-1", "request": quick_return("", 1), "defer": true}));
+    assert_eq!(env["data"]["state"], "pending", "{env}");
+    let raw = o.0;
+    // The wrapper would close again on drop; this test does its closing by hand.
+    std::mem::forget(o);
+    unsafe { wdt_outbox_close(raw) };
+    unsafe { wdt_outbox_close(raw) };
+
+    let closed = Outbox(raw);
+    for (call, env) in [
+        (
+            "submit",
+            closed.submit(&json!({"id": "K-2", "request": quick_return("", 1)})),
+        ),
+        ("get", closed.get("K-1")),
+        ("list", closed.list(&json!({}))),
+        ("flush", closed.flush(&json!({}))),
+    ] {
+        assert_eq!(kind(&env), "invalid_argument", "{call}: {env}");
+        assert_eq!(env["error"]["delivery"], "not_sent", "{call}: {env}");
+        let message = env["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("not a live outbox") && message.contains("wdt_outbox_close"),
+            "{call}: {env}"
+        );
+    }
+    std::mem::forget(closed);
+    // NULL keeps its own message.
+    let null = Outbox(std::ptr::null_mut());
+    let env = null.get("K-1");
+    assert!(
+        env["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outbox is NULL"),
+        "{env}"
+    );
+    std::mem::forget(null);
+
+    assert_eq!(d.requests(), 0, "a closed outbox sends nothing");
+    // The file is untouched by all of that: the deferred entry is still there, still pending.
+    let again = Outbox::open(&config(&d), &options(&path)).unwrap();
+    assert_eq!(again.get("K-1")["data"]["state"], "pending");
+    assert_eq!(
+        again.get("K-2")["error"]["field"],
+        "id",
+        "K-2 was never stored"
+    );
+}
+
+/// `wdt_outbox_close` while another thread is inside a flush whose answer the double holds
+/// back: close returns at once (stopping the worker, which waits for nothing here), the flush
+/// finishes with its normal envelope, and the handle is refused afterwards.
+#[test]
+fn close_during_a_flush_lets_the_flush_finish() {
+    let d = double();
+    let path = db_path("close-during-flush");
+    // A timeout far above the held answer, so a slow shared machine cannot turn the answer into
+    // a lost one. A worker that would not run during the test: close must still stop (join) it
+    // while the flush holds the outbox.
+    let cfg = d.config(json!({"timeout_ms": 5000, "max_retries": 0}));
+    let o = Outbox::open(
+        &cfg,
+        &json!({"path": path, "settle_ms": 300, "lease_ms": 6000, "worker_interval_ms": 60000}),
+    )
+    .unwrap();
+    let env = o.submit(&json!({"id": "C-1", "request": quick_return("", 1), "defer": true}));
+    assert_eq!(env["data"]["state"], "pending", "{env}");
+    // Answered a second after the ERP applied it: the window in which close runs.
+    d.fault(json!({"mode": "slow", "ms": 1000, "count": 1}));
+    let raw = o.0 as usize;
+    std::mem::forget(o);
+
+    let flusher = std::thread::spawn(move || {
+        let o = Outbox(raw as *mut WdtOutbox);
+        let env = o.flush(&json!({}));
+        std::mem::forget(o);
+        env
+    });
+    // The request has reached the double: the flush is inside its call, waiting for the answer.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while d.requests() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the flush never sent");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    unsafe { wdt_outbox_close(raw as *mut WdtOutbox) };
+    assert!(
+        !flusher.is_finished(),
+        "close returned after the flush: it did not overlap (or it waited for the flush)"
+    );
+
+    let env = flusher.join().unwrap();
+    assert_eq!(env["ok"], true, "{env}");
+    assert_eq!(env["data"]["delivered"], 1, "{env}");
+    assert_eq!(env["data"]["pending"], 0, "{env}");
+    let closed = Outbox(raw as *mut WdtOutbox);
+    assert_eq!(kind(&closed.flush(&json!({}))), "invalid_argument");
+    std::mem::forget(closed);
+    assert_eq!(stockins(&d), 1);
+    // What the flush recorded after the close reached the file.
+    let again = Outbox::open(&cfg, &json!({"path": path, "lease_ms": 6000})).unwrap();
+    assert_eq!(again.get("C-1")["data"]["state"], "delivered");
 }

@@ -9,10 +9,9 @@
 #![allow(unsafe_code)] // the C ABI: raw pointers in and out, checked at the edge
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Once, RwLock};
+use std::sync::{Arc, Once};
 
 use crate::client::Client;
 use crate::dispatch;
@@ -21,7 +20,9 @@ use crate::error::Error;
 use crate::validate::Input;
 
 mod outbox;
+mod registry;
 pub use outbox::*;
+use registry::Registry;
 
 /// An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
 /// One client may be used from many threads at once; it holds its own connection pool.
@@ -31,32 +32,16 @@ pub struct WdtClient {
     _tag: u8,
 }
 
-/// Every live handle and its client. A call looks its handle up and holds its own reference to
-/// the client, so `wdt_client_free` while another thread is inside a call only drops the
-/// handle: the client is released when the last call returns. A freed or foreign pointer is
-/// simply not found (an error envelope, a log line on free) instead of memory being touched.
-static LIVE: RwLock<Option<HashMap<usize, Arc<Client>>>> = RwLock::new(None);
+/// Every live client handle (the rule is `registry`'s): `wdt_client_free` while another thread
+/// is inside a call only drops the handle, and a freed or foreign pointer is never touched.
+static LIVE: Registry<WdtClient, Client> = Registry::new();
 
 fn lookup(handle: *const WdtClient) -> Option<Arc<Client>> {
-    if handle.is_null() {
-        return None;
-    }
-    let live = LIVE.read().unwrap_or_else(|p| p.into_inner());
-    live.as_ref()?.get(&(handle as usize)).cloned()
+    LIVE.lookup(handle)
 }
 
 fn register(client: Client) -> *mut WdtClient {
-    let handle = Box::into_raw(Box::new(WdtClient { _tag: 0 }));
-    let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
-    live.get_or_insert_with(HashMap::new)
-        .insert(handle as usize, Arc::new(client));
-    handle
-}
-
-/// Takes a handle out of `LIVE`; None when it is not a live handle (freed twice, or not ours).
-fn unregister(handle: *mut WdtClient) -> Option<Arc<Client>> {
-    let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
-    live.as_mut()?.remove(&(handle as usize))
+    LIVE.register(WdtClient { _tag: 0 }, client)
 }
 
 /// The live client behind a handle, or the error envelope's reason.
@@ -284,13 +269,8 @@ pub unsafe extern "C" fn wdt_client_free(client: *mut WdtClient) {
     if client.is_null() {
         return;
     }
-    guard(|| match unregister(client) {
-        Some(inner) => {
-            drop(inner);
-            // SAFETY: the handle was in LIVE, so it came from Box::into_raw in `register` and,
-            // having just left LIVE, is freed exactly once.
-            drop(Box::from_raw(client));
-        }
+    guard(|| match LIVE.release(client) {
+        Some(inner) => drop(inner),
         None => misuse("wdt_client_free on a pointer that is not a live client (freed twice?)"),
     })
 }

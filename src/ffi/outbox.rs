@@ -3,8 +3,10 @@
 //! caller releases with `wdt_free_string`.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
-use super::{guard, into_c, text, wdt_free_string, OnPanic};
+use super::registry::Registry;
+use super::{guard, into_c, misuse, text, wdt_free_string, OnPanic};
 use crate::error::Error;
 use crate::outbox::{self, Fail, Handle};
 use crate::validate::Input;
@@ -13,8 +15,15 @@ use crate::validate::Input;
 /// with `wdt_outbox_open`, release it with `wdt_outbox_close`. One handle may be used from many
 /// threads at once; several processes may open the same file.
 pub struct WdtOutbox {
-    inner: Handle,
+    /// Never read: the handle's address is the key of its outbox in `OUTBOXES`. The byte makes
+    /// every handle a distinct allocation.
+    _tag: u8,
 }
+
+/// Every open outbox handle, by the same rule as the clients' (`registry`): a call holds its
+/// own reference, so `wdt_outbox_close` during a call on another thread only drops the handle,
+/// and a closed or foreign pointer is never touched.
+static OUTBOXES: Registry<WdtOutbox, Handle> = Registry::new();
 
 /// Opens (creating if missing) the outbox file named by `options_json`
 /// (`{"path":"…","marker":true,"settle_ms":300000,"lease_ms":60000,"worker_interval_ms":0}`,
@@ -43,7 +52,7 @@ pub unsafe extern "C" fn wdt_outbox_open(
     guard(|| {
         let (handle, error) = match opened {
             Ok(inner) => (
-                Box::into_raw(Box::new(WdtOutbox { inner })),
+                OUTBOXES.register(WdtOutbox { _tag: 0 }, inner),
                 std::ptr::null_mut(),
             ),
             Err(f) => (std::ptr::null_mut(), into_c(f.envelope())),
@@ -80,11 +89,14 @@ fn answer(f: impl FnOnce() -> Result<serde_json::Value, Fail>) -> *mut c_char {
 }
 
 /// The live outbox behind a handle, or `invalid_argument`.
-unsafe fn live<'a>(outbox: *mut WdtOutbox) -> Result<&'a Handle, Fail> {
-    outbox
-        .as_ref()
-        .map(|o| &o.inner)
-        .ok_or_else(|| Fail::Lib(Error::invalid("outbox is NULL")))
+fn live(outbox: *mut WdtOutbox) -> Result<Arc<Handle>, Fail> {
+    OUTBOXES.lookup(outbox).ok_or_else(|| {
+        Fail::Lib(Error::invalid(if outbox.is_null() {
+            "outbox is NULL"
+        } else {
+            "outbox is not a live outbox (already closed with wdt_outbox_close?)"
+        }))
+    })
 }
 
 /// Stores one quick return durably, then (unless `"defer": true`) tries to deliver it now,
@@ -96,10 +108,13 @@ unsafe fn live<'a>(outbox: *mut WdtOutbox) -> Result<&'a Handle, Fail> {
 /// is not an error (the entry says `pending` or `in_doubt`). Kind `storage`: the file could not
 /// be written (full disk, read-only); nothing was sent.
 ///
-/// Returns an envelope the caller releases with `wdt_free_string`. Thread-safe.
+/// Returns an envelope the caller releases with `wdt_free_string`. A NULL outbox, or one already
+/// closed with `wdt_outbox_close`, gives an `invalid_argument` envelope and stores nothing.
+/// Thread-safe: many threads may use the same outbox at once; a call still running when
+/// another thread closes the outbox finishes normally.
 ///
 /// # Safety
-/// `outbox` is NULL or a live handle from `wdt_outbox_open`; `submit_json` is NULL or a
+/// `outbox` is NULL or a handle from `wdt_outbox_open`; `submit_json` is NULL or a
 /// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_outbox_submit(
@@ -115,10 +130,10 @@ pub unsafe extern "C" fn wdt_outbox_submit(
 
 /// One entry by id, with its `history` (every attempt and query, with time and outcome).
 /// An unknown id is `invalid_argument` (field "id"). Envelope released with
-/// `wdt_free_string`. Thread-safe.
+/// `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`.
 ///
 /// # Safety
-/// `outbox` is NULL or a live handle; `id` is NULL or a NUL-terminated string.
+/// `outbox` is NULL or a handle from `wdt_outbox_open`; `id` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_outbox_get(outbox: *mut WdtOutbox, id: *const c_char) -> *mut c_char {
     answer(|| {
@@ -131,10 +146,11 @@ pub unsafe extern "C" fn wdt_outbox_get(outbox: *mut WdtOutbox, id: *const c_cha
 /// Entries in submit order, filtered and paged by `filter_json`
 /// (`{"state":"in_doubt","limit":100,"after":"<id>"}`, all optional; NULL means none). The
 /// envelope's `data` is `{"entries":[…],"next_after":"<id>"|null}`. Released with
-/// `wdt_free_string`. Thread-safe.
+/// `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`.
 ///
 /// # Safety
-/// `outbox` is NULL or a live handle; `filter_json` is NULL or a NUL-terminated string.
+/// `outbox` is NULL or a handle from `wdt_outbox_open`; `filter_json` is NULL or a
+/// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_outbox_list(
     outbox: *mut WdtOutbox,
@@ -156,10 +172,13 @@ pub unsafe extern "C" fn wdt_outbox_list(
 /// first, pending ones are sent. Blocks while it works. The envelope's `data` is
 /// `{"delivered":…,"rejected":…,"in_doubt":…,"pending":…,"needs_attention":…}`: what this
 /// flush delivered and rejected, and how many entries are left in each open state. Released
-/// with `wdt_free_string`. Thread-safe; processes sharing the file never send one entry twice.
+/// with `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`
+/// (a flush running when the outbox is closed finishes its work); processes sharing the file
+/// never send one entry twice.
 ///
 /// # Safety
-/// `outbox` is NULL or a live handle; `options_json` is NULL or a NUL-terminated string.
+/// `outbox` is NULL or a handle from `wdt_outbox_open`; `options_json` is NULL or a
+/// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_outbox_flush(
     outbox: *mut WdtOutbox,
@@ -176,17 +195,25 @@ pub unsafe extern "C" fn wdt_outbox_flush(
     })
 }
 
-/// Stops the background worker (waiting for a flush in progress) and releases the handle;
-/// entries stay in the file. NULL is a no-op. No other thread may use the handle during or
-/// after the call.
+/// Stops the background worker (waiting for a flush of its own in progress) and releases the
+/// handle; entries stay in the file. NULL is a no-op. This must be the caller's last use of the
+/// pointer. A call already running on another thread (a flush, a submit) finishes normally: the
+/// file and the outbox's connections are released when the last such call returns. A call
+/// with a closed handle gets an `invalid_argument` envelope; closing twice is a caller error
+/// the library notices (a line on stderr) and ignores, but do not rely on either: a closed
+/// handle's address may be reused by a new outbox.
 ///
 /// # Safety
-/// `outbox` is NULL or a handle from `wdt_outbox_open` not closed before.
+/// `outbox` is NULL or a handle from `wdt_outbox_open`.
 #[no_mangle]
 pub unsafe extern "C" fn wdt_outbox_close(outbox: *mut WdtOutbox) {
     if outbox.is_null() {
         return;
     }
-    let owned = Box::from_raw(outbox);
-    guard(move || owned.inner.close())
+    guard(|| match OUTBOXES.release(outbox) {
+        // The worker stops now, not when the last running call lets go of the outbox: a
+        // close must not leave a thread sending in the background.
+        Some(handle) => handle.close(),
+        None => misuse("wdt_outbox_close on a pointer that is not a live outbox (closed twice?)"),
+    })
 }

@@ -536,10 +536,13 @@ pub fn counts_json(c: &FlushCounts) -> Value {
            "pending": c.pending, "needs_attention": c.needs_attention})
 }
 
-/// An outbox with its optional background worker: what the C handle owns.
+/// An outbox with its optional background worker: what the C handle stands for. Calls in
+/// flight share it (the C layer holds it in an `Arc`), so closing cannot wait for the last
+/// reference: `close` stops the worker through a shared reference, and the outbox itself (its
+/// SQLite connection and client) goes when the last call returns.
 pub struct Handle {
     pub outbox: Arc<Outbox>,
-    worker: Option<worker::Worker>,
+    worker: Mutex<Option<worker::Worker>>,
 }
 
 impl Handle {
@@ -552,12 +555,19 @@ impl Handle {
                 Duration::from_millis(ms),
             )?),
         };
-        Ok(Handle { outbox, worker })
+        Ok(Handle {
+            outbox,
+            worker: Mutex::new(worker),
+        })
     }
 
-    /// Stops the worker (waiting for a flush in progress) and closes the file.
-    pub fn close(mut self) {
-        if let Some(w) = self.worker.take() {
+    /// Stops the worker now (waiting for a flush of its own in progress), even while calls on
+    /// other threads still hold the handle; a second close finds no worker and does nothing.
+    pub fn close(&self) {
+        // Taken out in its own statement so the lock is released before the join: a join
+        // under a lock is a deadlock waiting for someone to take that lock on the worker's path.
+        let worker = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = worker {
             w.stop();
         }
     }
@@ -565,8 +575,51 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        if let Some(w) = self.worker.take() {
+        if let Some(w) = self
+            .worker
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             w.stop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call in flight holds the handle when another thread closes it: the worker must stop
+    /// then (and let go of the outbox), not when that call returns.
+    #[test]
+    fn close_stops_the_worker_while_a_call_still_holds_the_handle() {
+        let dir = std::env::temp_dir().join(format!("wdt-handle-{}-close", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("outbox.db").to_string_lossy().into_owned();
+        // Nothing is submitted, so the worker's flushes never reach this (closed) port.
+        let config = r#"{"sid":"wdtapi3","appkey":"wdt_test","appsecret":"testsecret:testsalt",
+                         "url":"http://127.0.0.1:9/openapi","timeout_ms":1000}"#;
+        let options = json!({"path": path, "lease_ms": 2000, "worker_interval_ms": 100});
+        let handle = Arc::new(Handle::open(config, &options.to_string()).unwrap());
+        assert_eq!(
+            Arc::strong_count(&handle.outbox),
+            2,
+            "the worker holds the outbox"
+        );
+        let call = Arc::clone(&handle);
+        handle.close();
+        assert_eq!(
+            Arc::strong_count(&call.outbox),
+            1,
+            "the worker thread still holds the outbox after close"
+        );
+        // The held handle still works; a second close finds nothing to stop.
+        assert!(call.outbox.list(None).is_ok());
+        call.close();
+        drop(handle);
+        drop(call);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,7 +3,8 @@
  * NULL handles and arguments, bad UTF-8 and bad JSON give envelopes; open reports a bad
  * file through *error_json; submit stores and delivers; the same id twice is one entry;
  * get carries the history; list pages; flush delivers deferred entries; a background
- * worker starts and stops; several threads submit through one handle. tests/c/run.sh
+ * worker starts and stops; several threads submit through one handle; calls after close
+ * and a second close are refused without touching freed memory. tests/c/run.sh
  * builds it as C99 with -Wall -Wextra -Werror and runs it plainly and under valgrind:
  * every string received here is freed, so a leak is a test failure.
  *
@@ -178,9 +179,22 @@ int main(int argc, char **argv)
     wdt_outbox_close(ob);
     check(1, "close", NULL);
 
+    /* --- mistakes the library catches: calls after close, a second close ---------------------
+     * Not for a till to rely on (a closed handle's address may be reused by a new outbox), but
+     * they must give an envelope or a stderr line, never touch freed memory: valgrind checks. */
+    expect("submit after close is invalid_argument",
+           wdt_outbox_submit(ob, RETURN_JSON("C-9", "true")), "\"kind\":\"invalid_argument\"",
+           "not a live outbox");
+    expect("get after close", wdt_outbox_get(ob, "C-1"), "\"kind\":\"invalid_argument\"", "not a live outbox");
+    expect("list after close", wdt_outbox_list(ob, NULL), "\"kind\":\"invalid_argument\"", "not a live outbox");
+    expect("flush after close", wdt_outbox_flush(ob, NULL), "\"kind\":\"invalid_argument\"", "not a live outbox");
+    wdt_outbox_close(ob);
+    check(1, "a second close is ignored", NULL);
+
     /* --- a second handle on the same file sees the entries ---------------------------------- */
     ob = wdt_outbox_open(g_config, g_options, &err);
     expect("reopened file keeps its entries", wdt_outbox_get(ob, "C-2"), "\"state\":\"delivered\"", NULL);
+    expect("the submit after close stored nothing", wdt_outbox_get(ob, "C-9"), "\"field\":\"id\"", NULL);
     wdt_outbox_close(ob);
 
     /* --- the background worker ---------------------------------------------------------------- */
