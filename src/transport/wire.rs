@@ -378,17 +378,20 @@ impl CoalescingWire {
                 self.transmit(amount, timeout)
             };
         }
-        let held = std::mem::take(&mut self.held);
+        // `held` keeps its capacity for the next request (one allocation per connection).
+        let held = self.held.len();
         let out = self.inner.buffers().output();
-        if held.len() + amount <= out.len() {
-            out.copy_within(0..amount, held.len());
-            out[..held.len()].copy_from_slice(&held);
-            self.transmit(held.len() + amount, timeout)
+        if held + amount <= out.len() {
+            out.copy_within(0..amount, held);
+            out[..held].copy_from_slice(&self.held);
+            self.held.clear();
+            self.transmit(held + amount, timeout)
         } else {
             // Too large to join in the buffer: two writes, in order.
             let pending = out[..amount].to_vec();
-            out[..held.len()].copy_from_slice(&held);
-            self.transmit(held.len(), timeout)?;
+            out[..held].copy_from_slice(&self.held);
+            self.held.clear();
+            self.transmit(held, timeout)?;
             let out = self.inner.buffers().output();
             out[..pending.len()].copy_from_slice(&pending);
             self.transmit(pending.len(), timeout)
@@ -396,19 +399,18 @@ impl CoalescingWire {
     }
 }
 
-/// True for a complete request head that announces a body (Content-Length > 0).
+/// True for a complete request head that announces a body (Content-Length > 0). Runs on every
+/// request, so it looks at bytes, not at a decoded string split into lines.
 fn head_with_body(bytes: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-length:";
     if !bytes.ends_with(b"\r\n\r\n") {
         return false;
     }
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return false;
-    };
-    text.split("\r\n").any(|line| {
-        line.split_once(':').is_some_and(|(name, value)| {
-            name.eq_ignore_ascii_case("content-length")
-                && value.trim().parse::<u64>().is_ok_and(|n| n > 0)
-        })
+    bytes.split(|&b| b == b'\n').any(|line| {
+        line.len() > NAME.len()
+            && line[..NAME.len()].eq_ignore_ascii_case(NAME)
+            && std::str::from_utf8(&line[NAME.len()..])
+                .is_ok_and(|v| v.trim().parse::<u64>().is_ok_and(|n| n > 0))
     })
 }
 
@@ -419,7 +421,8 @@ impl Wire for CoalescingWire {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         if self.held.is_empty() && head_with_body(&self.inner.buffers().output()[..amount]) {
-            self.held = self.inner.buffers().output()[..amount].to_vec();
+            self.held
+                .extend_from_slice(&self.inner.buffers().output()[..amount]);
             return Ok(());
         }
         self.send(amount, timeout)
