@@ -104,7 +104,7 @@ namespace WdtTests
                         // The double holds the next request for 1.5 s.
                         Program.MockPost("/__mock/fault", "{\"mode\":\"slow\",\"ms\":1500,\"count\":1}");
                         Task<string> t = client.SmartRefundUploadAsync(RealRequest, cts.Token);
-                        Thread.Sleep(300);
+                        Program.WaitForRequestAfter(before);
                         cts.Cancel();
                         // Canceled at once, long before the gateway answers.
                         var agg = Program.Throws<AggregateException>(() => t.Wait(1000));

@@ -479,8 +479,9 @@ namespace WdtTests
             });
             Test("Dispose during an in-flight call: the call completes, the next one is refused", () =>
             {
-                // The double holds the next request for 1 s, so Dispose surely lands mid-call;
-                // a client freed under the call would crash mono or return garbage here.
+                // The double holds the next request for 1 s and Dispose comes once the double
+                // has it, so it lands mid-call; a client freed under the call would crash mono
+                // or return garbage here.
                 MockPost("/__mock/fault", "{\"mode\":\"slow\",\"ms\":1000,\"count\":1}");
                 var client = new WdtClient(cfg);
                 string env = null;
@@ -490,9 +491,10 @@ namespace WdtTests
                     try { env = client.SmartRefundUpload(RealRequest); }
                     catch (Exception e) { error = e; }
                 });
+                long before = MockRequests();
                 var sw = Stopwatch.StartNew();
                 t.Start();
-                Thread.Sleep(300);
+                WaitForRequestAfter(before);
                 client.Dispose();
                 Throws<ObjectDisposedException>(() => client.SmartRefundUpload(RealRequest));
                 Assert(t.Join(30000), "the in-flight call hung");
@@ -754,6 +756,19 @@ namespace WdtTests
             {
                 Console.WriteLine("     (no /__mock/stats: " + e.Message + ")");
                 return -1;
+            }
+        }
+
+        // Waits until the double has seen a request line beyond `before` (it counts them on
+        // arrival, answered or not): "the call is in flight" as a fact, not as a sleep that a
+        // slow machine can outlast. Fails the test after 30 s.
+        internal static void WaitForRequestAfter(long before)
+        {
+            var sw = Stopwatch.StartNew();
+            while (MockRequests() <= before)
+            {
+                Assert(sw.ElapsedMilliseconds < 30000, "the double never saw the request");
+                Thread.Sleep(5);
             }
         }
 

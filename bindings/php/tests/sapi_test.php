@@ -45,8 +45,10 @@ function serve(array $args, bool $withLib, string $lib): ?array
     $null = PHP_OS_FAMILY === 'Windows' ? 'NUL' : '/dev/null';
     $proc = proc_open($command, [0 => ['file', $null, 'r'], 1 => ['file', $null, 'w'], 2 => ['file', $null, 'w']], $pipes, null, $env);
     $body = false;
-    $context = stream_context_create(['http' => ['timeout' => 5, 'ignore_errors' => true]]);
-    for ($i = 0; $i < 100 && $body === false; $i++) {
+    // Up to 30 s for the server to start and answer: a cold, busy machine is slow, and only
+    // the answer's content is under test here.
+    $context = stream_context_create(['http' => ['timeout' => 30, 'ignore_errors' => true]]);
+    for ($i = 0; $i < 600 && $body === false; $i++) {
         usleep(50000);
         set_error_handler(static function (): bool {
             return true; // connection refused while the server starts
