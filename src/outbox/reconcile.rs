@@ -1,8 +1,9 @@
 //! Asking the ERP before any resend. A quick return has no idempotency key, so after an
 //! `unknown` attempt the only way to know whether the ERP has it is to look:
 //! `aftersales.refund.Refund.search` (退换单查询) by `tid`, over windows of at most 30 days (the
-//! API page's limit) from a day before the first attempt to a day after now, every page. The
-//! day of margin covers a till clock that is off, since the ERP stamps its own time.
+//! API page's limit) from a day before the first attempt to a day after now (in the gateway's
+//! time: the ERP stamps its own clock, and the client has learned the offset), every page. The
+//! day of margin covers what the till's clock did between the attempt and now.
 //!
 //! Matching: with markers on, a refund order whose remark carries this entry's marker is this
 //! return. Without a marker (or when none carries it) an order with the same tid, warehouse and
@@ -140,7 +141,14 @@ pub fn search(
 ) -> Result<(Vec<Value>, Value), Error> {
     let mut orders: Vec<Value> = Vec::new();
     let mut calls = 0u64;
-    let wins = windows(first_attempt_ms, now_ms);
+    // The ERP dates its orders by its own clock: the window moves by the offset the client has
+    // learned from the gateway (at most a day, like the margin, which stays for what the till's
+    // clock did between the attempt and now).
+    let shift = client.clock_offset().saturating_mul(1000);
+    let wins = windows(
+        first_attempt_ms.saturating_add(shift),
+        now_ms.saturating_add(shift),
+    );
     for (from, to) in &wins {
         let mut page_no = 0u64;
         let mut seen = 0u64;
