@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::calendar::days_from_civil;
 use crate::sign::GATEWAY_EPOCH;
 
 /// The offset between the gateway's clock and ours, learned from its answers.
@@ -119,17 +120,6 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,18 +206,9 @@ mod tests {
     }
 
     fn format_date(unix: i64) -> String {
-        // Test-only inverse, by search over the day: good enough to build a header.
         let days = unix.div_euclid(86_400);
         let secs = unix.rem_euclid(86_400);
-        let mut y = 1970 + days / 366;
-        while days_from_civil(y + 1, 1, 1) <= days {
-            y += 1;
-        }
-        let mut m = 1;
-        while m < 12 && days_from_civil(y, m + 1, 1) <= days {
-            m += 1;
-        }
-        let d = days - days_from_civil(y, m, 1) + 1;
+        let (y, m, d) = crate::calendar::civil_from_days(days);
         let months = [
             "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
         ];

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod calendar;
 mod client;
 mod clock;
 mod config;

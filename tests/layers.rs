@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("validate", 2),
     ("log", 2),
     ("error", 1),
+    ("calendar", 1),
 ];
 
 fn layer(module: &str) -> Option<u8> {
