@@ -434,13 +434,21 @@ struct TotalView<'a> {
 /// The common case, a 2xx status-0 answer, read without building a tree: `data` is validated
 /// and copied as text. Anything else (another status, not an object, a duplicate member) is
 /// None and goes through the full reading in `interpret`, whose rules are the reference.
+///
+/// Members this view skips are checked less strictly by serde_json than a tree is (a fuzzing
+/// finding: invalid UTF-8 inside a skipped member made a success of what the full reading calls
+/// bad_response). So the body must also pass what the tree would demand: valid UTF-8 as a
+/// whole, nesting well inside serde_json's limit of 128, and no `\uD800`–`\uDFFF` escape (a
+/// lone surrogate fails the tree; a valid pair is rare enough to take the slow path). Only then
+/// can the view's verdict differ from the tree's in nothing but speed.
 fn success_view(body: &[u8]) -> Option<Success> {
+    let text = std::str::from_utf8(body).ok()?;
     // A struct also deserializes from a JSON array; the gateway's answer is an object.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if !text.trim_start().starts_with('{') || !shallow(text, 100) || surrogate_escape(text) {
         return None;
     }
-    let view: SuccessView<'_> = serde_json::from_slice(body).ok()?;
-    if view.status.as_i64() != Some(0) || view.data.is_some_and(|d| !shallow(d.get(), 100)) {
+    let view: SuccessView<'_> = serde_json::from_str(text).ok()?;
+    if view.status.as_i64() != Some(0) {
         return None;
     }
     let total_count = view.total_count.or_else(|| {
@@ -459,9 +467,20 @@ fn success_view(body: &[u8]) -> Option<Success> {
     Some(Success::new(data, total_count.map(RawValue::to_owned)))
 }
 
-/// Whether JSON `text` nests at most `max` arrays and objects deep. A raw value is not held to
-/// serde_json's nesting limit (128) the way a tree is, and a success must not depend on which
-/// reading saw it: deeper data goes to the full reading, which applies the limit.
+/// Whether `text` holds a `\u` escape of a UTF-16 surrogate (or text that looks like one, such
+/// as an escaped backslash before `ud800`: a false alarm only costs the slow path).
+fn surrogate_escape(text: &str) -> bool {
+    text.as_bytes().windows(4).any(|w| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && matches!(w[2], b'd' | b'D')
+            && matches!(w[3], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+    })
+}
+
+/// Whether JSON `text` nests at most `max` arrays and objects deep. Skipped and raw values are
+/// not held to serde_json's nesting limit (128) the way a tree is, and a success must not
+/// depend on which reading saw it: deeper input goes to the full reading, which applies it.
 fn shallow(text: &str, max: usize) -> bool {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for &b in text.as_bytes() {
@@ -620,6 +639,36 @@ mod tests {
                 "{not_gateway}"
             );
         }
+        // What a tree refuses, the borrowed reading must not accept, even in a member it skips
+        // (fuzzing findings): invalid UTF-8, a lone surrogate, nesting past the limit.
+        let skipped = |inner: &[u8]| {
+            let mut body = br#"{"status":0,"data":1,"other":["#.to_vec();
+            body.extend_from_slice(inner);
+            body.extend_from_slice(b"]}");
+            interpret(Answer {
+                http_status: 200,
+                date: None,
+                body,
+            })
+        };
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for bad in [
+            &b"\"tot\xe4\xb8\x8d\xe5ount\""[..],
+            br#""\ud800""#,
+            br#"{"\uDC00":1}"#,
+            deep.as_bytes(),
+        ] {
+            assert!(
+                matches!(skipped(bad), Err(Error::BadResponse { .. })),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(
+            skipped(br#""\ud83d\ude00 \\ud800""#).unwrap().data_json(),
+            "1"
+        );
+        assert!(surrogate_escape(r#"\uD83D"#) && !surrogate_escape(r#"\u4e2d \u00e9 \uc800"#));
         // Nesting past serde_json's limit is refused by both readings, not copied.
         let nested = |n: usize| {
             let data = format!(r#"{}"[{{\"\\",1{}"#, "[".repeat(n), "]".repeat(n));
