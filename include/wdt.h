@@ -94,7 +94,8 @@ char *wdt_call(WdtClient *client, const char *request_json);
  Releases a client. NULL is a no-op. This must be the caller's last use of the pointer.
  A call already running on another thread finishes normally: the client and its connections
  are released when the last such call returns. Freeing a client twice is a caller error; the
- library notices it (a line on stderr) and does nothing, but do not rely on that.
+ library notices it (a line on stderr) and does nothing. A handle is never given out again,
+ so a freed one never reaches a client created later.
 
  # Safety
  `client` is NULL or a client from `wdt_client_new`.
@@ -210,8 +211,8 @@ char *wdt_outbox_flush(WdtOutbox *outbox, const char *options_json);
  pointer. A call already running on another thread (a flush, a submit) finishes normally: the
  file and the outbox's connections are released when the last such call returns. A call
  with a closed handle gets an `invalid_argument` envelope; closing twice is a caller error
- the library notices (a line on stderr) and ignores, but do not rely on either: a closed
- handle's address may be reused by a new outbox.
+ the library notices (a line on stderr) and ignores. A handle is never given out again, so a
+ closed one never reaches a new outbox.
 
  # Safety
  `outbox` is NULL or a handle from `wdt_outbox_open`.

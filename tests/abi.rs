@@ -210,7 +210,16 @@ fn free_during_a_call_is_safe() {
         let req = CString::new(good_request("pos-6776312", json!(1))).unwrap();
         take(unsafe { wdt_smart_refund_upload(raw as *mut WdtClient, req.as_ptr()) })
     });
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    // Free once the double holds the request (it counts request lines on arrival): in flight
+    // as a fact, not as a sleep a slow machine can outlast.
+    let since = std::time::Instant::now();
+    while d.requests() == 0 {
+        assert!(
+            since.elapsed().as_secs() < 30,
+            "the request never reached the double"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     unsafe { wdt_client_free(raw as *mut WdtClient) };
     let env = caller.join().unwrap();
     assert_eq!(env["ok"], true, "{env}");
@@ -224,6 +233,34 @@ fn free_during_a_call_is_safe() {
         .unwrap()
         .contains("not a live client"));
     assert_eq!(d.requests(), 1);
+}
+
+/// A handle is a number handed out once, not an address the allocator hands back at once: a
+/// stale handle kept after `wdt_client_free` gets `invalid_argument`, never a client created
+/// later (it did, when handles were addresses).
+#[test]
+fn a_freed_handle_never_reaches_a_later_client() {
+    let d = double();
+    let cfg = CString::new(d.config(json!({}))).unwrap();
+    let new = || unsafe { wdt_client_new(cfg.as_ptr(), ptr::null_mut()) };
+    let mut stale = Vec::new();
+    let mut later = Vec::new();
+    for _ in 0..50 {
+        let c = new();
+        unsafe { wdt_client_free(c) };
+        stale.push(c);
+        later.push(new());
+    }
+    let req = CString::new(good_request("pos-6776312", json!(1))).unwrap();
+    for c in &stale {
+        assert!(!later.contains(c), "a freed handle was handed out again");
+        let env = take(unsafe { wdt_smart_refund_upload(*c, req.as_ptr()) });
+        assert_eq!(kind(&env), "invalid_argument", "{env}");
+    }
+    for c in later {
+        unsafe { wdt_client_free(c) };
+    }
+    assert_eq!(d.requests(), 0);
 }
 
 #[test]

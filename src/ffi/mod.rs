@@ -27,9 +27,9 @@ use registry::Registry;
 /// An opaque client handle. Create it with `wdt_client_new`, release it with `wdt_client_free`.
 /// One client may be used from many threads at once; it holds its own connection pool.
 pub struct WdtClient {
-    /// Never read: the handle's address is the key of its client in `LIVE`. The byte makes
-    /// every handle a distinct allocation.
-    _tag: u8,
+    /// Never made: a handle is a number from `LIVE` (see `registry`), opaque to C and never
+    /// dereferenced; this type only gives it a name in the header.
+    _opaque: [u8; 0],
 }
 
 /// Every live client handle (the rule is `registry`'s): `wdt_client_free` while another thread
@@ -41,7 +41,7 @@ fn lookup(handle: *const WdtClient) -> Option<Arc<Client>> {
 }
 
 fn register(client: Client) -> *mut WdtClient {
-    LIVE.register(WdtClient { _tag: 0 }, client)
+    LIVE.register(client)
 }
 
 /// The live client behind a handle, or the error envelope's reason.
@@ -260,7 +260,8 @@ pub unsafe extern "C" fn wdt_call(
 /// Releases a client. NULL is a no-op. This must be the caller's last use of the pointer.
 /// A call already running on another thread finishes normally: the client and its connections
 /// are released when the last such call returns. Freeing a client twice is a caller error; the
-/// library notices it (a line on stderr) and does nothing, but do not rely on that.
+/// library notices it (a line on stderr) and does nothing. A handle is never given out again,
+/// so a freed one never reaches a client created later.
 ///
 /// # Safety
 /// `client` is NULL or a client from `wdt_client_new`.

@@ -15,9 +15,9 @@ use crate::validate::Input;
 /// with `wdt_outbox_open`, release it with `wdt_outbox_close`. One handle may be used from many
 /// threads at once; several processes may open the same file.
 pub struct WdtOutbox {
-    /// Never read: the handle's address is the key of its outbox in `OUTBOXES`. The byte makes
-    /// every handle a distinct allocation.
-    _tag: u8,
+    /// Never made: a handle is a number from `OUTBOXES` (see `registry`), opaque to C and never
+    /// dereferenced; this type only gives it a name in the header.
+    _opaque: [u8; 0],
 }
 
 /// Every open outbox handle, by the same rule as the clients' (`registry`): a call holds its
@@ -51,10 +51,7 @@ pub unsafe extern "C" fn wdt_outbox_open(
     });
     guard(|| {
         let (handle, error) = match opened {
-            Ok(inner) => (
-                OUTBOXES.register(WdtOutbox { _tag: 0 }, inner),
-                std::ptr::null_mut(),
-            ),
+            Ok(inner) => (OUTBOXES.register(inner), std::ptr::null_mut()),
             Err(f) => (std::ptr::null_mut(), into_c(f.envelope())),
         };
         if error_json.is_null() {
@@ -200,8 +197,8 @@ pub unsafe extern "C" fn wdt_outbox_flush(
 /// pointer. A call already running on another thread (a flush, a submit) finishes normally: the
 /// file and the outbox's connections are released when the last such call returns. A call
 /// with a closed handle gets an `invalid_argument` envelope; closing twice is a caller error
-/// the library notices (a line on stderr) and ignores, but do not rely on either: a closed
-/// handle's address may be reused by a new outbox.
+/// the library notices (a line on stderr) and ignores. A handle is never given out again, so a
+/// closed one never reaches a new outbox.
 ///
 /// # Safety
 /// `outbox` is NULL or a handle from `wdt_outbox_open`.
