@@ -181,12 +181,22 @@ fn stale_pooled_connections_are_not_a_failure() {
     let d = double();
     d.fault(json!({"mode": "close_idle"}));
     let client = d.client();
-    for _ in 0..20 {
+    for i in 0..20 {
         let env = client.upload(&good_request("pos-6776312", json!(1)));
         assert_eq!(env["ok"], true, "{env}");
-        // "Already closed": give the FIN time to arrive, as it has on a connection that sat
-        // idle. Reusing a connection in the very instant the server closes it is a race no
-        // client can see coming; that case is delivery "unknown" and is never resent.
+        // "Already closed": wait until the double has closed the connection (a fact from its
+        // stats, not a guess at how long that takes), then let it sit idle past the client's
+        // probe threshold, as a connection that sat idle has. Reusing a connection in the very
+        // instant the server closes it is a race no client can see coming; that case is
+        // delivery "unknown" and is never resent.
+        let since = std::time::Instant::now();
+        while d.stats()["closed"].as_u64() < Some(i + 1) {
+            assert!(
+                since.elapsed() < Duration::from_secs(30),
+                "the double kept it open"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(d.requests(), 20);

@@ -184,12 +184,17 @@ fn serve(shared: &Shared, stream: TcpStream, id: u64) {
                 return;
             }
         };
-        let next = if req.path == "/openapi" {
+        let gateway = req.path == "/openapi";
+        let next = if gateway {
             openapi(shared, &mut conn.stream, &req, id)
         } else {
             control(shared, &mut conn.stream, &req, id)
         };
         if next == Next::Close {
+            drop(conn);
+            if gateway {
+                lock(&shared.state).closed += 1;
+            }
             return;
         }
     }

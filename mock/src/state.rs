@@ -16,6 +16,9 @@ pub struct State {
     /// `/openapi` requests whose request line arrived, answered or not.
     pub requests: u64,
     pub by_method: BTreeMap<String, u64>,
+    /// `/openapi` connections the double closed itself after answering, counted once closed: a
+    /// test can wait for the fact "the connection is gone" instead of sleeping.
+    pub closed: u64,
     /// The last `/openapi` requests that arrived whole (method and body), for
     /// tests that must prove what was sent how often; bounded for load runs.
     pub log: VecDeque<(String, String)>,
@@ -31,6 +34,7 @@ impl State {
             faults: Faults::default(),
             requests: 0,
             by_method: BTreeMap::new(),
+            closed: 0,
             log: VecDeque::new(),
         }
     }
@@ -66,12 +70,14 @@ impl State {
             "requests": self.requests,
             "by_method": self.by_method,
             "stockins": self.erp.stockin_count(),
+            "closed": self.closed,
         })
     }
 
     /// Back to a just-started double, except that ids keep counting.
     pub fn reset(&mut self) {
         self.requests = 0;
+        self.closed = 0;
         self.by_method.clear();
         self.log.clear();
         self.erp.clear_stockins();

@@ -277,7 +277,7 @@ fn quick_return_query_and_stats() {
     assert_eq!(m.control("POST", "/__mock/reset", "")["ok"], true);
     assert_eq!(
         m.stats(),
-        json!({"requests": 0, "by_method": {}, "stockins": 0})
+        json!({"requests": 0, "by_method": {}, "stockins": 0, "closed": 0})
     );
     // Ids go on counting after a reset.
     assert_eq!(call(&m, &good(), GOOD).json()["data"]["stockin_id"], 1002);
