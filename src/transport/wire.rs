@@ -1,6 +1,6 @@
-//! The bytes on the socket: our own TCP transport under ureq (the lean path on a warm
-//! connection), the layer that writes a request in one piece, and the per-attempt count of
-//! request bytes actually written, from which `delivery` is decided.
+//! The bytes on the socket: our own TCP transport under ureq's connector chain (the lean path
+//! on a warm connection), and the per-attempt count of request bytes actually written, from
+//! which `delivery` is decided.
 //!
 //! ureq's own TCP transport costs 10 syscalls per warm call on Linux: a liveness probe that
 //! toggles non-blocking mode (ioctl, recvfrom, ioctl) twice, a read and a write timeout set
@@ -49,6 +49,16 @@ fn add_socket_bytes(n: usize) {
 /// Starts counting a new attempt's request bytes on this thread.
 pub(super) fn begin_attempt() {
     REQUEST_BYTES.with(|c| c.set(0));
+}
+
+/// Bytes written to any socket by this thread so far.
+pub(super) fn socket_bytes() -> u64 {
+    SOCKET_BYTES.with(Cell::get)
+}
+
+/// Counts `n` socket bytes written while the request itself was being transmitted.
+pub(super) fn add_request_bytes(n: u64) {
+    REQUEST_BYTES.with(|c| c.set(c.get().wrapping_add(n)));
 }
 
 /// How many request bytes of the current attempt reached a socket (0 means: provably not sent).
@@ -328,146 +338,9 @@ impl<T: Wire> Wire for Counted<T> {
     }
 }
 
-/// ureq writes a request's head and its body with two writes, so every quick return would
-/// cost two segments and two trips through the peer's receive path. This layer, the last of
-/// the chain (so above TLS too), holds a head back until the body follows and sends both with
-/// one write. Nothing is held across a read, so a request is never left half-sent. Being the
-/// layer every request byte passes through, it also counts which of them reached a socket.
-#[derive(Debug)]
-pub(super) struct Coalesce;
-
-impl<In: Wire> Connector<In> for Coalesce {
-    type Out = CoalescingWire;
-
-    fn connect(
-        &self,
-        _details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
-        Ok(chained.map(|inner| CoalescingWire {
-            inner: Box::new(inner),
-            held: Vec::new(),
-        }))
-    }
-}
-
-#[derive(Debug)]
-pub(super) struct CoalescingWire {
-    inner: Box<dyn Wire>,
-    /// A request head not yet written, waiting for its body.
-    held: Vec<u8>,
-}
-
-impl CoalescingWire {
-    /// Transmits through the layers below, counting the socket bytes written meanwhile as
-    /// request bytes (under TLS: the records carrying the request).
-    fn transmit(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let before = SOCKET_BYTES.with(Cell::get);
-        let result = self.inner.transmit_output(amount, timeout);
-        let written = SOCKET_BYTES.with(Cell::get).wrapping_sub(before);
-        REQUEST_BYTES.with(|c| c.set(c.get().wrapping_add(written)));
-        result
-    }
-
-    /// Writes what is held, followed by the first `amount` bytes of the output buffer.
-    fn send(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        if self.held.is_empty() {
-            return if amount == 0 {
-                Ok(())
-            } else {
-                self.transmit(amount, timeout)
-            };
-        }
-        // `held` keeps its capacity for the next request (one allocation per connection).
-        let held = self.held.len();
-        let out = self.inner.buffers().output();
-        if held + amount <= out.len() {
-            out.copy_within(0..amount, held);
-            out[..held].copy_from_slice(&self.held);
-            self.held.clear();
-            self.transmit(held + amount, timeout)
-        } else {
-            // Too large to join in the buffer: two writes, in order.
-            let pending = out[..amount].to_vec();
-            out[..held].copy_from_slice(&self.held);
-            self.held.clear();
-            self.transmit(held, timeout)?;
-            let out = self.inner.buffers().output();
-            out[..pending.len()].copy_from_slice(&pending);
-            self.transmit(pending.len(), timeout)
-        }
-    }
-}
-
-/// True for a complete request head that announces a body (Content-Length > 0). Runs on every
-/// request, so it looks at bytes, not at a decoded string split into lines.
-fn head_with_body(bytes: &[u8]) -> bool {
-    const NAME: &[u8] = b"content-length:";
-    if !bytes.ends_with(b"\r\n\r\n") {
-        return false;
-    }
-    bytes.split(|&b| b == b'\n').any(|line| {
-        line.len() > NAME.len()
-            && line[..NAME.len()].eq_ignore_ascii_case(NAME)
-            && std::str::from_utf8(&line[NAME.len()..])
-                .is_ok_and(|v| v.trim().parse::<u64>().is_ok_and(|n| n > 0))
-    })
-}
-
-impl Wire for CoalescingWire {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        self.inner.buffers()
-    }
-
-    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        if self.held.is_empty() && head_with_body(&self.inner.buffers().output()[..amount]) {
-            self.held
-                .extend_from_slice(&self.inner.buffers().output()[..amount]);
-            return Ok(());
-        }
-        self.send(amount, timeout)
-    }
-
-    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.send(0, timeout)?;
-        self.inner.maybe_await_input(timeout)
-    }
-
-    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.send(0, timeout)?;
-        self.inner.await_input(timeout)
-    }
-
-    fn is_open(&mut self) -> bool {
-        self.held.is_empty() && self.inner.is_open()
-    }
-
-    fn is_tls(&self) -> bool {
-        self.inner.is_tls()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn holds_only_a_complete_head_that_announces_a_body() {
-        assert!(head_with_body(
-            b"POST /openapi HTTP/1.1\r\nContent-Length: 12\r\n\r\n"
-        ));
-        assert!(head_with_body(
-            b"POST / HTTP/1.1\r\ncontent-length:3\r\n\r\n"
-        ));
-        assert!(!head_with_body(
-            b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
-        ));
-        assert!(!head_with_body(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-        assert!(!head_with_body(
-            b"POST / HTTP/1.1\r\nContent-Length: 12\r\n"
-        ));
-        assert!(!head_with_body(b"[{\"tid\":\"x\"}]"));
-    }
 
     #[test]
     fn socket_timeouts_are_set_only_when_the_budget_no_longer_fits() {
