@@ -17,7 +17,12 @@ pub fn client_new(config: &str) -> Result<Client, Error> {
 }
 
 pub fn smart_refund_upload(client: &Client, request: &str) -> String {
-    let prepared = request::parse_object(request).and_then(|map| request::smart_refund(&map));
+    // The one-pass reader handles every valid quick return it can prove identical; the rest
+    // (and every invalid one, for its error) goes through the Value tree.
+    let prepared = match request::scan::smart_refund(request) {
+        Some(p) => Ok(p),
+        None => request::parse_object(request).and_then(|map| request::smart_refund(&map)),
+    };
     run(client, prepared)
 }
 

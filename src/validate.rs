@@ -171,7 +171,7 @@ pub fn non_empty_array<'a>(value: &'a Value, path: &str, input: Input) -> Result
 }
 
 /// Whether `s` is within `limit`; the same rule as `check_string`, without building an error.
-fn fits(s: &str, limit: Text) -> bool {
+pub fn fits(s: &str, limit: Text) -> bool {
     (limit.empty_ok || !s.trim().is_empty())
         && (limit.max == usize::MAX || utf16_units_at_most(s, limit.max))
 }

@@ -100,6 +100,23 @@ fn decide(entry: Entry, text: &str) -> Result<request::Prepared, Error> {
     })
 }
 
+/// The one-pass reader of the quick return (request::scan) may only say yes when the Value path
+/// accepts the same text with the same body.
+fn scan_agrees(text: &str) -> Result<(), TestCaseError> {
+    if let Some(fast) = request::scan::smart_refund(text) {
+        match decide(Entry::Upload, text) {
+            Ok(slow) => prop_assert_eq!(fast, slow, "{}", text),
+            Err(e) => prop_assert!(
+                false,
+                "the one-pass reader accepted what {:?} refuses: {}",
+                e,
+                text
+            ),
+        }
+    }
+    Ok(())
+}
+
 /// An invalid request gives exactly the invalid_argument envelope of the pure decision; a valid
 /// one is not sent (no network in this suite).
 fn check_entry(entry: Entry, text: &str) -> Result<(), TestCaseError> {
@@ -596,6 +613,7 @@ proptest! {
     #[test]
     fn any_json_gives_a_well_formed_envelope(v in any_json()) {
         let text = v.to_string();
+        scan_agrees(&text)?;
         check_entry(Entry::Upload, &text)?;
         check_entry(Entry::Call, &text)?;
     }
@@ -603,6 +621,7 @@ proptest! {
     /// Any text at all (mostly not JSON): refused with invalid_argument and no field.
     #[test]
     fn any_text_gives_a_well_formed_envelope(text in "[^\u{0}]{0,64}") {
+        scan_agrees(&text)?;
         check_entry(Entry::Upload, &text)?;
         check_entry(Entry::Call, &text)?;
     }
@@ -613,6 +632,7 @@ proptest! {
     #[test]
     fn quick_return_rules_and_body(near in near_quick_return(), ws in prop_oneof![Just(""), Just(" "), Just("\n  ")], escape in any::<bool>()) {
         let text = near.request.loose(ws, escape);
+        scan_agrees(&text)?;
         let decided = decide(Entry::Upload, &text);
         if near.bad.is_empty() {
             let p = decided.map_err(|e| TestCaseError::fail(format!("refused a valid quick return: {e:?}\n{text}")))?;

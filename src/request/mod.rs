@@ -3,6 +3,8 @@
 //! names the JSON path of the offending value. Values are never rebuilt: the caller's objects go
 //! on the wire as written (key order, number text, unknown extra fields), only compacted.
 
+pub mod scan;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
