@@ -203,6 +203,10 @@ impl Transport {
                 if let Some(response) = response {
                     break response;
                 }
+                // A 1xx answer was consumed: what follows may already be in the buffer.
+                if amount > 0 {
+                    continue;
+                }
             }
             if !wire.await_input(next(deadline, ureq::Timeout::RecvResponse))? {
                 return Err(closed("before the answer").into());
@@ -643,6 +647,25 @@ mod tests {
         assert!(a.body.is_empty());
         // The first two shared a connection; the close-delimited answer ended its own.
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    /// An interim 1xx and the answer arrive in one read: the answer is parsed from what is
+    /// already buffered, not waited for.
+    #[test]
+    fn an_interim_answer_and_the_answer_in_one_read() {
+        let answers: Vec<(&'static [u8], bool)> = vec![(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"status\":0}",
+            false,
+        )];
+        let (url, _) = scripted_server(answers, 4096);
+        let t = transport_for(&url, "");
+        let a = t
+            .post(&url, &[("method", "x")], "{}", Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(
+            (a.http_status, a.body.as_slice()),
+            (200, &br#"{"status":0}"#[..])
+        );
     }
 
     #[test]
