@@ -171,7 +171,7 @@ impl Transport {
                     rest = &rest[n..];
                     transmit(&mut *wire, used + n, deadline)?;
                     used = 0;
-                    if rest.is_empty() && send.can_proceed() {
+                    if rest.is_empty() {
                         break;
                     }
                 }
@@ -666,6 +666,23 @@ mod tests {
             (a.http_status, a.body.as_slice()),
             (200, &br#"{"status":0}"#[..])
         );
+    }
+
+    /// A body larger than the output buffer (128 KiB) leaves in several writes, whole.
+    #[test]
+    fn a_body_larger_than_the_output_buffer_is_sent_whole() {
+        let answers: Vec<(&'static [u8], bool)> = vec![(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"status\":0}",
+            false,
+        )];
+        let (url, _) = scripted_server(answers, 4096);
+        let t = transport_for(&url, "");
+        let body = format!("[\"{}\"]", "x".repeat(300 * 1024));
+        let a = t
+            .post(&url, &[("method", "x")], &body, Duration::from_secs(3))
+            .unwrap();
+        assert_eq!(a.http_status, 200);
+        assert!(wire::request_bytes_written() > body.len() as u64);
     }
 
     #[test]
