@@ -220,6 +220,15 @@ impl Transport {
             .map(str::to_owned);
         if let Some(coding) = headers.get(header::CONTENT_ENCODING) {
             if !coding.as_bytes().eq_ignore_ascii_case(b"identity") {
+                // A non-2xx answer stays an HTTP error (its status is what the caller needs);
+                // its body is not read, and the connection is not reused.
+                if !(200..300).contains(&http_status) {
+                    return Ok(Answer {
+                        http_status,
+                        date,
+                        body: Vec::new(),
+                    });
+                }
                 return Err(encoded(coding));
             }
         }
@@ -736,6 +745,14 @@ mod tests {
                 other => panic!("answer {i}: {other:?}"),
             }
         }
+        // A compressed error page keeps its status: an HTTP error, body unread.
+        let answers: Vec<(&'static [u8], bool)> = vec![(
+            b"HTTP/1.1 502 Bad Gateway\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc",
+            false,
+        )];
+        let (url, _) = scripted_server(answers, 4096);
+        let a = post(&transport_for(&url, ""), &url).unwrap();
+        assert_eq!((a.http_status, a.body.len()), (502, 0));
     }
 
     #[test]
