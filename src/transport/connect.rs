@@ -40,7 +40,16 @@ impl Opener {
             .and_then(|p| ureq::Proxy::new(p.as_str()).ok());
         // The connectors read their settings from ureq's config: the proxy (SOCKS, CONNECT),
         // rustls' roots, no_delay and the buffer sizes of our TCP transport.
-        let ureq_config = ureq::Agent::config_builder().proxy(proxy).build();
+        // Buffers: ureq's defaults (128 KiB each way) are sized for downloads, and every byte of
+        // them is zeroed, hence resident, for each pooled connection. A quick return's request is
+        // a few KiB and its answer well under one; a larger body simply takes several writes.
+        // The input buffer holds a response head (at most MAX_HEAD_BYTES, mod.rs) with room to
+        // spare, so a head too large is reported as such, not as a stalled read.
+        let ureq_config = ureq::Agent::config_builder()
+            .proxy(proxy)
+            .input_buffer_size(super::INPUT_BUFFER)
+            .output_buffer_size(super::OUTPUT_BUFFER)
+            .build();
         // ureq's default chain with our TCP transport in place of its own (docs in wire.rs).
         let chain =
             ().chain(SocksConnector::default())

@@ -47,8 +47,12 @@ struct Idle {
 
 /// Idle connections kept per client (ureq's default per host): enough for a till's few threads.
 const MAX_IDLE: usize = 3;
-/// The largest response head read (ureq's default).
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The largest response head read. A gateway's is well under 1 KiB; nginx itself refuses
+/// request heads over 8 KiB by default.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Per connection (connect.rs): the input buffer must hold a whole head and more.
+const INPUT_BUFFER: usize = 2 * MAX_HEAD_BYTES;
+const OUTPUT_BUFFER: usize = 16 * 1024;
 
 /// One client's connection pool and the rules for moving bytes.
 pub struct Transport {
@@ -677,7 +681,7 @@ mod tests {
         );
     }
 
-    /// A body larger than the output buffer (128 KiB) leaves in several writes, whole.
+    /// A body larger than the output buffer (16 KiB) leaves in several writes, whole.
     #[test]
     fn a_body_larger_than_the_output_buffer_is_sent_whole() {
         let answers: Vec<(&'static [u8], bool)> = vec![(
@@ -692,6 +696,26 @@ mod tests {
             .unwrap();
         assert_eq!(a.http_status, 200);
         assert!(wire::request_bytes_written() > body.len() as u64);
+    }
+
+    /// A head over MAX_HEAD_BYTES is refused as such, promptly: not read forever, not taken
+    /// for a closed connection. The request was sent, so its fate is unknown.
+    #[test]
+    fn a_head_too_large_is_refused() {
+        let huge: &'static [u8] = format!(
+            "HTTP/1.1 200 OK\r\nX-Filler: {}\r\nContent-Length: 2\r\n\r\n{{}}",
+            "f".repeat(MAX_HEAD_BYTES + 10)
+        )
+        .leak()
+        .as_bytes();
+        let (url, _) = scripted_server(vec![(huge, false)], 4096);
+        match post(&transport_for(&url, ""), &url) {
+            Err(Error::Transport { delivery, message }) => {
+                assert_eq!(delivery, Delivery::Unknown);
+                assert!(message.contains("header"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
