@@ -227,32 +227,8 @@ impl<'a> Scan<'a> {
     /// Any JSON value, copied compacted.
     fn value(&mut self, depth: usize) -> Option<()> {
         match self.b.get(self.i)? {
-            b'{' => self.object(depth, &[]).map(|_| ()),
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                self.out.push('[');
-                self.ws();
-                if self.b.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    self.out.push(']');
-                    return Some(());
-                }
-                loop {
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => self.out.push(','),
-                        b']' => break,
-                        _ => return None,
-                    }
-                }
-                self.out.push(']');
-                Some(())
-            }
+            b'{' => self.object(depth, &[]),
+            b'[' if depth < MAX_DEPTH => self.array(true, |s| s.value(depth + 1)),
             b'"' => self.string().map(|_| ()),
             b't' => self.literal("true"),
             b'f' => self.literal("false"),
@@ -339,21 +315,38 @@ impl<'a> Scan<'a> {
     }
 
     fn lines(&mut self) -> Option<()> {
-        self.eat(b'[')?;
-        self.out.push('[');
-        loop {
-            self.ws();
-            if self.b.get(self.i) != Some(&b'{') {
+        self.array(false, |s| {
+            if s.b.get(s.i) != Some(&b'{') {
                 return None;
             }
-            self.object(
+            s.object(
                 2,
                 &[
                     ("spec_no", Rule::Text(ID)),
                     ("stockin_num", Rule::Positive),
                     ("remark", Rule::Text(REMARK)),
                 ],
-            )?;
+            )
+        })
+    }
+
+    /// An array, copied compacted, each item read by `item` (at the item's first byte).
+    fn array(
+        &mut self,
+        empty_ok: bool,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'[')?;
+        self.out.push('[');
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            self.out.push(']');
+            return empty_ok.then_some(());
+        }
+        loop {
+            self.ws();
+            item(self)?;
             self.ws();
             match self.next()? {
                 b',' => self.out.push(','),
