@@ -673,8 +673,8 @@ namespace WdtTests
 
             Test("clients released by Dispose and by the finalizer: working set flat", () =>
             {
-                // A native client is ~1 KB of RSS (see the control above), so a SafeHandle that
-                // never reached wdt_client_free would show as ~20 MiB per 20,000. Runs after the
+                // A native client is ~1.6 KB of RSS (see the control above), so a SafeHandle that
+                // never reached wdt_client_free would show as ~31 MiB per 20,000. Runs after the
                 // controls: memory freed here stays in malloc's free lists, and a control run
                 // later would reuse it and hide its own leak.
                 for (int i = 0; i < 10000; i++)
@@ -688,7 +688,12 @@ namespace WdtTests
 
                 // Forgotten clients are freed only when the GC finalizes them, so all clients of a
                 // round are alive at once; rounds with a collection between them keep the peak
-                // to one round, which the warm-up rounds reach.
+                // to one round, which the warm-up rounds reach. With 2,000 managed objects and
+                // native clients coming and going per round, the working set steps by up to
+                // ~1.4 MiB either way (Mono's heap sections, malloc trimming: measured -1.36 to
+                // +1.14 MiB over six runs), so this window allows 4 MiB, an eighth of the ~31 MiB
+                // that clients never freed would add.
+                const long FinalizerLimit = 4 * Limit;
                 for (int r = 0; r < 3; r++)
                     DropClients(cfg, 2000);
                 before = WorkingSet();
@@ -696,7 +701,7 @@ namespace WdtTests
                     DropClients(cfg, 2000);
                 after = WorkingSet();
                 Report("20,000 clients released by the finalizer", before, after, 20000);
-                Assert(after - before < Limit, "finalizer: working set grew by " + Mib(after - before));
+                Assert(after - before < FinalizerLimit, "finalizer: working set grew by " + Mib(after - before));
             });
         }
 
