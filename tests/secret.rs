@@ -3,12 +3,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use common::*;
 use serde_json::json;
+use wdt_mock::http::read_raw_request;
 
 const SECRET: &str = "Zq9SECRETvalue7x";
 
@@ -18,30 +19,7 @@ fn capture(answer: &'static str) -> (String, std::thread::JoinHandle<Vec<u8>>) {
     let url = format!("http://{}/openapi", listener.local_addr().unwrap());
     let handle = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 4096];
-        // Read headers, then Content-Length bytes of body.
-        loop {
-            let n = stream.read(&mut buf).unwrap();
-            seen.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&seen).to_string();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let len: usize = text[..end]
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse().unwrap())
-                    })
-                    .unwrap_or(0);
-                if seen.len() >= end + 4 + len {
-                    break;
-                }
-            }
-            if n == 0 {
-                break;
-            }
-        }
+        let seen = read_raw_request(&mut stream).expect("a whole request");
         let reply = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
             answer.len(),

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
+use wdt_mock::http::read_raw_request;
 
 /// A client made in Rust, so the config can carry a resolver hook.
 fn hooked_client(d: &Double, url: &str, hook: wdt::ResolveHook) -> wdt::Client {
@@ -179,7 +180,7 @@ fn written_and_never_answered_is_unknown() {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
-        tx.send(read_request(&mut s).is_some()).unwrap();
+        tx.send(read_raw_request(&mut s).is_some()).unwrap();
     });
     let url = format!("http://127.0.0.1:{port}/openapi");
     let client = Client::new(&d.config(json!({ "url": url }))).unwrap();
@@ -187,30 +188,6 @@ fn written_and_never_answered_is_unknown() {
     assert!(rx.recv().unwrap(), "the peer got a whole request");
     assert_eq!(env["error"]["delivery"], "unknown", "{env}");
     assert_eq!(env["error"]["retryable"], false, "{env}");
-}
-
-/// Reads one HTTP request (head and Content-Length body); None at end of stream.
-fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map(|v| v.trim().parse().unwrap())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                return Some(buf);
-            }
-        }
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
 }
 
 /// Data segments the kernel received on `s` (Linux `tcp_info.tcpi_data_segs_in`, since 4.6).
@@ -242,7 +219,7 @@ fn each_request_leaves_in_one_segment_on_a_warm_connection() {
     std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut served = 0;
-        while read_request(&mut s).is_some() {
+        while read_raw_request(&mut s).is_some() {
             let body = br#"{"status":0,"data":{"stockin_id":1,"type":12}}"#;
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",

@@ -504,7 +504,7 @@ fn timeout_phase(t: ureq::Timeout, delivery: Delivery) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::net::TcpListener;
     use std::time::Instant;
 
@@ -515,28 +515,8 @@ mod tests {
         let url = format!("http://{}/openapi", listener.local_addr().unwrap());
         std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                    match s.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                    continue;
-                };
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .map_or(0, |v| v.trim().parse().unwrap());
-                while buf.len() < end + 4 + len {
-                    match s.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                buf.drain(..end + 4 + len);
+            // The client never pipelines: each request is read whole before it is answered.
+            while wdt_mock::http::read_raw_request(&mut s).is_some() {
                 let body = r#"{"status":0,"data":{"stockin_id":1}}"#;
                 let answer = format!(
                     "HTTP/1.1 200 OK\r\nDate: Mon, 30 Nov 2026 23:00:00 GMT\r\n\
@@ -569,7 +549,7 @@ mod tests {
                 let Ok(mut s) = s else { return };
                 count.fetch_add(1, Ordering::SeqCst);
                 loop {
-                    if read_request(&mut s).is_none() {
+                    if wdt_mock::http::read_raw_request(&mut s).is_none() {
                         break;
                     }
                     let Some((answer, close)) = answers.next() else {
@@ -589,28 +569,6 @@ mod tests {
             }
         });
         (url, accepted)
-    }
-
-    /// Reads one request (head and Content-Length body); None when the peer closed.
-    fn read_request(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .map_or(0, |v| v.trim().parse().unwrap());
-                if buf.len() >= end + 4 + len {
-                    return Some(buf);
-                }
-            }
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
     }
 
     fn transport_for(url: &str, extra: &str) -> Transport {
