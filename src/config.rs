@@ -96,22 +96,27 @@ impl fmt::Debug for ResolveHook {
 
 /// A proxy URL. It may carry a password (`http://user:pass@host:3128`), so Debug shows it with
 /// the user part masked, like the secret.
+/// Parsed once, here: the transport takes this very value, so a proxy that was configured can
+/// never be dropped later for failing a second parse (which would send the returns directly).
 #[derive(Clone, PartialEq, Eq)]
-pub struct ProxyUrl(String);
+pub struct ProxyUrl {
+    text: String,
+    parsed: ureq::Proxy,
+}
 
 impl ProxyUrl {
-    /// The URL as configured, for the transport only.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
+    /// The proxy as ureq's connectors use it, for the transport only.
+    pub(crate) fn proxy(&self) -> &ureq::Proxy {
+        &self.parsed
     }
 }
 
 impl fmt::Debug for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.split_once("://") {
+        match self.text.split_once("://") {
             Some((scheme, rest)) => match rest.rsplit_once('@') {
                 Some((_, host)) => write!(f, "ProxyUrl({scheme}://***@{host})"),
-                None => write!(f, "ProxyUrl({})", self.0),
+                None => write!(f, "ProxyUrl({})", self.text),
             },
             None => f.write_str("ProxyUrl(***)"),
         }
@@ -119,7 +124,7 @@ impl fmt::Debug for ProxyUrl {
 }
 
 /// A `proxy` value: an http:// or socks5:// URL that ureq can use.
-fn check_proxy(url: &str) -> Result<()> {
+fn parse_proxy(url: &str) -> Result<ProxyUrl> {
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("socks5://")) {
         return Err(Error::config_at(
@@ -127,9 +132,16 @@ fn check_proxy(url: &str) -> Result<()> {
             "proxy must start with http:// or socks5://",
         ));
     }
-    ureq::Proxy::new(url)
-        .map(|_| ())
-        .map_err(|e| Error::config_at("proxy", format_args!("proxy is not valid: {e}")))
+    match ureq::Proxy::new(url) {
+        Ok(parsed) => Ok(ProxyUrl {
+            text: url.to_owned(),
+            parsed,
+        }),
+        Err(e) => Err(Error::config_at(
+            "proxy",
+            format_args!("proxy is not valid: {e}"),
+        )),
+    }
 }
 
 /// Every key the config accepts; anything else is a `config` error naming the key.
@@ -224,10 +236,7 @@ impl Config {
             test_hooks: c.boolean("test_hooks", false)?,
             proxy: match c.get("proxy") {
                 None | Some(Value::Null) => None,
-                Some(Value::String(p)) => {
-                    check_proxy(p)?;
-                    Some(ProxyUrl(p.clone()))
-                }
+                Some(Value::String(p)) => Some(parse_proxy(p)?),
                 Some(_) => {
                     return Err(Error::config_at(
                         "proxy",

@@ -34,10 +34,7 @@ impl Opener {
     pub(super) fn new(config: &Config) -> Opener {
         // ureq would read HTTP_PROXY / ALL_PROXY from the environment by default: a till must
         // not send its returns through a proxy it was never configured with. Only "proxy".
-        let proxy = config
-            .proxy
-            .as_ref()
-            .and_then(|p| ureq::Proxy::new(p.as_str()).ok());
+        let proxy = config.proxy.as_ref().map(|p| p.proxy().clone());
         // The connectors read their settings from ureq's config: the proxy (SOCKS, CONNECT),
         // rustls' roots, no_delay and the buffer sizes of our TCP transport.
         // Buffers: ureq's defaults (128 KiB each way) are sized for downloads, and every byte of
