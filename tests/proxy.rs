@@ -3,13 +3,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
+use wdt_mock::http::read_raw_request;
 
 /// A listener standing in for an HTTP proxy: reports the first bytes each connection sent it.
 /// With `tunnel`, it accepts the CONNECT (200) and reports what came through the tunnel next;
@@ -22,18 +23,11 @@ fn fake_proxy(tunnel: bool) -> (String, mpsc::Receiver<Vec<u8>>) {
         for s in listener.incoming() {
             let Ok(mut s) = s else { return };
             s.set_read_timeout(Some(Duration::from_secs(2))).ok();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
+            // The CONNECT request has no body: its head is the whole request.
+            let head = read_raw_request(&mut s).unwrap_or_default();
             if tunnel {
                 let _ = s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
-                let n = s.read(&mut buf).unwrap_or(0);
-                let _ = tx.send(buf[..n].to_vec());
+                let _ = tx.send(read_raw_request(&mut s).unwrap_or_default());
             } else {
                 let _ = tx.send(head);
             }
