@@ -50,6 +50,7 @@ fn answer() -> Answer {
         http_status: 200,
         date: Some("Sat, 28 Nov 2026 12:00:00 GMT".to_owned()),
         body: ANSWER.as_bytes().to_vec(),
+        note: None,
     }
 }
 

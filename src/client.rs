@@ -574,6 +574,7 @@ mod tests {
             http_status: status,
             date: None,
             body: body.as_bytes().to_vec(),
+            note: None,
         }
     }
 
@@ -649,6 +650,7 @@ mod tests {
                 http_status: 200,
                 date: None,
                 body,
+                note: None,
             })
         };
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));

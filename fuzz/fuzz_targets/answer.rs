@@ -45,11 +45,13 @@ fuzz_target!(init: keep_fuzzer_panic_hook(), |data: &[u8]| {
         http_status,
         date,
         body: body.to_vec(),
+        note: None,
     };
     let result = interpret(Answer {
         http_status,
         date: None,
         body: answer.body.clone(),
+        note: None,
     });
     check_kind(&answer, &result);
     if let Err(e) = &result {

@@ -15,7 +15,7 @@ use ureq::unversioned::transport::{
 };
 
 use super::resolver::QuickResolver;
-use super::wire::LeanTcpConnector;
+use super::wire::{self, LeanTcpConnector, Side};
 use crate::config::Config;
 
 /// Runs the whole connector chain once (the type ureq's CONNECT proxy connector expects, to
@@ -68,8 +68,13 @@ impl Opener {
         }
     }
 
-    /// A new connection to `uri`'s host, within the connect timeout and the call's deadline.
-    pub(super) fn open(&self, uri: &Uri, deadline: Instant) -> Result<Box<dyn Wire>, ureq::Error> {
+    /// A new connection to `uri`'s host, within the connect timeout and the call's deadline,
+    /// with its side (what is known of its socket).
+    pub(super) fn open(
+        &self,
+        uri: &Uri,
+        deadline: Instant,
+    ) -> Result<(Box<dyn Wire>, Arc<Side>), ureq::Error> {
         let timeout = || {
             let left = deadline.saturating_duration_since(Instant::now());
             let (after, reason) = if self.connect_timeout < left {
@@ -109,10 +114,17 @@ impl Opener {
             // flight ends by its own deadline), so there is nothing to register with.
             register_shutdown: Arc::new(|_| Ok(())),
         };
-        let wire = (self.chain)(&details)?;
+        wire::clear_opened();
+        let wire = (self.chain)(&details);
+        let side = wire::take_opened();
+        let wire = wire?;
         if uri.scheme_str() == Some("https") && !wire.is_tls() {
             return Err(ureq::Error::TlsRequired);
         }
-        Ok(wire)
+        // Every transport of the chain passes through our TCP connector, which leaves the side;
+        // a connection whose bytes nobody counts could not say `not_sent` honestly, so it is
+        // not used (nothing of the request was written on it).
+        let side = side.ok_or(ureq::Error::ConnectionFailed)?;
+        Ok((wire, side))
     }
 }

@@ -1,16 +1,17 @@
-//! The bytes on the socket: our own TCP transport under ureq's connector chain (the lean path
-//! on a warm connection), and the per-attempt count of request bytes actually written, from
-//! which `delivery` is decided.
+//! The bytes on the socket: our own TCP transport under ureq's connector chain, and the facts
+//! about one connection that decide `delivery` (docs/abi.md): how many bytes went out on it,
+//! and, when it dies, whether the peer's TCP stack acknowledged any byte of the request.
 //!
 //! ureq's own TCP transport costs 10 syscalls per warm call on Linux: a liveness probe that
 //! toggles non-blocking mode (ioctl, recvfrom, ioctl) twice, a read and a write timeout set
 //! again every call (2 setsockopt), then the write and the read that do the work. This one
-//! writes, reads, and probes only a connection that sat idle (one non-blocking MSG_PEEK), with
-//! socket timeouts set only when the remaining budget no longer fits them.
+//! probes with one non-blocking MSG_PEEK before every reuse, writes, and reads (3 syscalls),
+//! with socket timeouts set only when the remaining budget no longer fits them.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -19,21 +20,11 @@ use ureq::unversioned::transport::{
     Transport as Wire,
 };
 
-thread_local! {
-    /// Bytes written to any socket by this thread (our TCP transport, or, conservatively, a
-    /// transport we did not open). Every write of one attempt happens on the calling thread.
-    static SOCKET_BYTES: Cell<u64> = const { Cell::new(0) };
-    /// Bytes of the HTTP request of the current attempt that reached a socket: socket bytes
-    /// written while the request itself was being transmitted (so TLS handshakes and proxy
-    /// CONNECT lines, which happen while connecting, do not count).
-    static REQUEST_BYTES: Cell<u64> = const { Cell::new(0) };
-}
-
 // Counts this thread's socket syscalls made here, for the unit test that proves the lean path
 // (`bash bench/run.sh` counts all of them with strace).
 #[cfg(test)]
 thread_local! {
-    pub(super) static SYSCALLS: Cell<u64> = const { Cell::new(0) };
+    pub(super) static SYSCALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 #[inline]
@@ -42,40 +33,114 @@ fn syscall() {
     SYSCALLS.with(|c| c.set(c.get() + 1));
 }
 
-fn add_socket_bytes(n: usize) {
-    SOCKET_BYTES.with(|c| c.set(c.get().wrapping_add(n as u64)));
+/// What is known of one connection's socket, shared by the transport that writes on it and the
+/// pool that judges a failed exchange.
+#[derive(Debug)]
+pub(super) struct Side {
+    /// Bytes written to the socket over the connection's life (TLS records, a proxy's CONNECT
+    /// and every request): the peer's cumulative acknowledgement is compared with it.
+    written: AtomicU64,
+    /// A read returned end-of-stream: the peer sent its FIN.
+    peer_fin: AtomicBool,
+    /// Our own socket, when the connection is direct or through an HTTP proxy; None under
+    /// SOCKS, whose socket is the SOCKS connector's.
+    stream: Option<Arc<TcpStream>>,
 }
 
-/// Starts counting a new attempt's request bytes on this thread.
-pub(super) fn begin_attempt() {
-    REQUEST_BYTES.with(|c| c.set(0));
+impl Side {
+    fn new(stream: Option<Arc<TcpStream>>) -> Arc<Side> {
+        Arc::new(Side {
+            written: AtomicU64::new(0),
+            peer_fin: AtomicBool::new(false),
+            stream,
+        })
+    }
+
+    /// Bytes written on this connection so far.
+    pub(super) fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    fn add_written(&self, n: usize) {
+        self.written.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// After an exchange failed with bytes of its request written (everything from byte
+    /// `before` of the connection on), and nothing of an answer read: can the gateway hold any
+    /// of them? Only a peer that sent its FIN and then refused the bytes with an RST, its TCP
+    /// stack never having acknowledged one of them, provably did not read the request: the
+    /// FIN says the server closed its socket (a server that only half-closed and reads on
+    /// acknowledges what it reads), the RST that the bytes met a closed socket. An RST with no
+    /// FIN before it proves nothing (a middlebox can forge one while the request still reaches
+    /// the gateway), and a silent peer may still read it: both stay `Maybe`. Waits at most
+    /// until `until` for the RST or an acknowledgement to arrive.
+    pub(super) fn judge(&self, before: u64, until: Instant) -> Verdict {
+        let sent = self.written().saturating_sub(before);
+        if sent == 0 {
+            return Verdict::Nothing;
+        }
+        let Some(stream) = &self.stream else {
+            return Verdict::Maybe(format!(
+                "{sent} request bytes were written through a proxy socket libwdt cannot inspect"
+            ));
+        };
+        if !self.peer_fin.load(Ordering::Relaxed) {
+            return Verdict::Maybe(format!("{sent} request bytes were written"));
+        }
+        loop {
+            let Some(info) = tcp::info(stream) else {
+                return Verdict::Maybe(format!(
+                    "{sent} request bytes were written; this system does not say whether the gateway acknowledged them"
+                ));
+            };
+            if info.unacked < sent {
+                return Verdict::Maybe(format!(
+                    "the gateway acknowledged {} of the {sent} request bytes before it closed the connection",
+                    sent - info.unacked
+                ));
+            }
+            if info.closed {
+                return Verdict::NotAcked { sent };
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Verdict::Maybe(format!(
+                    "the gateway closed the connection with {sent} request bytes written and neither acknowledged nor refused them in time"
+                ));
+            }
+            tcp::wait_hangup(stream, left.min(Duration::from_millis(10)));
+        }
+    }
 }
 
-/// Bytes written to any socket by this thread so far.
-pub(super) fn socket_bytes() -> u64 {
-    SOCKET_BYTES.with(Cell::get)
+/// What a failed exchange's request bytes can have done (docs/abi.md, "delivery").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// No byte of the request reached a socket.
+    Nothing,
+    /// Bytes were written, but the peer had closed its socket and its TCP stack acknowledged
+    /// none of them: the gateway cannot have read the request.
+    NotAcked { sent: u64 },
+    /// The gateway may hold request bytes; why.
+    Maybe(String),
 }
 
-/// Counts `n` socket bytes written while the request itself was being transmitted.
-pub(super) fn add_request_bytes(n: u64) {
-    REQUEST_BYTES.with(|c| c.set(c.get().wrapping_add(n)));
+thread_local! {
+    /// The side of the connection the connector chain just opened on this thread: the chain is
+    /// ureq's and returns only the transport, so the side is handed back to `connect.rs` here
+    /// (every connector of the chain runs on the calling thread).
+    static OPENED: RefCell<Option<Arc<Side>>> = const { RefCell::new(None) };
 }
 
-/// How many request bytes of the current attempt reached a socket (0 means: provably not sent).
-pub(super) fn request_bytes_written() -> u64 {
-    REQUEST_BYTES.with(Cell::get)
+/// Forgets a side left by an earlier chain run on this thread.
+pub(super) fn clear_opened() {
+    OPENED.with(|o| o.borrow_mut().take());
 }
 
-/// A pooled connection is probed only after it sat idle this long. A server's keep-alive close
-/// comes after seconds; a server that closes right after answering has its FIN here within a
-/// few milliseconds on any LAN. Writing into a connection closed in a shorter window is a race
-/// no client can see coming: that request is `unknown` and never resent.
-#[cfg(not(test))]
-const PROBE_AFTER: Duration = Duration::from_millis(5);
-/// Longer in the unit test, so a test thread descheduled for a few milliseconds on a busy
-/// machine does not turn a back-to-back call into an idle one.
-#[cfg(test)]
-pub(super) const PROBE_AFTER: Duration = Duration::from_millis(250);
+/// The side of the connection the chain opened since `clear_opened`.
+pub(super) fn take_opened() -> Option<Arc<Side>> {
+    OPENED.with(|o| o.borrow_mut().take())
+}
 
 /// Opens the TCP connection for direct and HTTP-proxy connections. A transport made by an
 /// earlier connector (SOCKS) is wrapped so its writes still count as socket bytes.
@@ -91,7 +156,16 @@ impl<In: Wire> Connector<In> for LeanTcpConnector {
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
         if let Some(inner) = chained {
-            return Ok(Some(Either::A(Counted(inner))));
+            // Under an HTTP CONNECT proxy the tunnel runs over a LeanTcp of ours, whose side
+            // already counts every byte; under SOCKS the socket is not ours and the wrapper
+            // counts what is handed to it.
+            let own = OPENED.with(|o| o.borrow().is_some());
+            let side = (!own).then(|| {
+                let side = Side::new(None);
+                OPENED.with(|o| *o.borrow_mut() = Some(side.clone()));
+                side
+            });
+            return Ok(Some(Either::A(Counted { inner, side })));
         }
         let stream = connect(&details.addrs, details.timeout)?;
         if details.config.no_delay() {
@@ -100,12 +174,14 @@ impl<In: Wire> Connector<In> for LeanTcpConnector {
         let config = details.config;
         let stream = Arc::new(stream);
         (details.register_shutdown)(Arc::downgrade(&stream) as Weak<dyn ShutdownHandle>)?;
+        let side = Side::new(Some(stream.clone()));
+        OPENED.with(|o| *o.borrow_mut() = Some(side.clone()));
         Ok(Some(Either::B(LeanTcp {
             stream,
+            side,
             buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
             read_timeout: None,
             write_timeout: None,
-            last_io: Instant::now(),
         })))
     }
 }
@@ -144,11 +220,11 @@ fn connect(addrs: &[SocketAddr], timeout: NextTimeout) -> Result<TcpStream, ureq
 
 pub(super) struct LeanTcp {
     stream: Arc<TcpStream>,
+    side: Arc<Side>,
     buffers: LazyBuffers,
     /// The socket's SO_RCVTIMEO / SO_SNDTIMEO as last set (None: never set, blocking).
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    last_io: Instant,
 }
 
 impl std::fmt::Debug for LeanTcp {
@@ -247,10 +323,9 @@ impl Wire for LeanTcp {
             if n == 0 {
                 return Err(ureq::Error::Io(io::ErrorKind::WriteZero.into()));
             }
-            add_socket_bytes(n);
+            self.side.add_written(n);
             done += n;
         }
-        self.last_io = Instant::now();
         Ok(())
     }
 
@@ -265,14 +340,17 @@ impl Wire for LeanTcp {
             |mut s| s.read(input),
         )?;
         self.buffers.input_appended(n);
-        self.last_io = Instant::now();
+        if n == 0 {
+            self.side.peer_fin.store(true, Ordering::Relaxed);
+        }
         Ok(n > 0)
     }
 
+    /// Asked before every reuse: a byte waiting on a connection between exchanges is one the
+    /// library did not ask for (a second answer, a body longer than its length, an answer
+    /// after a 204), and reading it as the next request's answer would hand a call another
+    /// call's outcome; a FIN or RST means the server is gone. Either retires the connection.
     fn is_open(&mut self) -> bool {
-        if self.last_io.elapsed() < PROBE_AFTER {
-            return true;
-        }
         probe(&self.stream)
     }
 }
@@ -309,32 +387,114 @@ fn probe(stream: &TcpStream) -> bool {
     stream.set_nonblocking(false).is_ok() && open
 }
 
-/// A transport another connector opened (SOCKS): its writes count as socket bytes, a failed
+/// A transport another connector opened: a CONNECT tunnel over our own TCP transport (which
+/// counts its bytes itself), or a SOCKS connection, whose writes are counted here, a failed
 /// write conservatively in full, since we cannot know how much of it left.
 #[derive(Debug)]
-pub(super) struct Counted<T>(T);
+pub(super) struct Counted<T> {
+    inner: T,
+    side: Option<Arc<Side>>,
+}
 
 impl<T: Wire> Wire for Counted<T> {
     fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
+        self.inner.buffers()
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let result = self.0.transmit_output(amount, timeout);
-        add_socket_bytes(amount);
+        let result = self.inner.transmit_output(amount, timeout);
+        if let Some(side) = &self.side {
+            side.add_written(amount);
+        }
         result
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.0.await_input(timeout)
+        self.inner.await_input(timeout)
     }
 
     fn is_open(&mut self) -> bool {
-        self.0.is_open()
+        self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
-        self.0.is_tls()
+        self.inner.is_tls()
+    }
+}
+
+/// What the kernel knows of a TCP connection: Linux's TCP_INFO. Elsewhere nothing is known,
+/// and every written request whose connection dies stays `unknown`.
+mod tcp {
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    pub(super) struct Info {
+        /// Bytes written and not acknowledged by the peer (SIOCOUTQ: write_seq - snd_una,
+        /// kept after an RST): every byte before them was acknowledged.
+        pub(super) unacked: u64,
+        /// The connection is closed (TCP_CLOSE): after an RST, nothing more goes out.
+        pub(super) closed: bool,
+    }
+
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)] // getsockopt(2) and ioctl(2) into locals
+    pub(super) fn info(stream: &TcpStream) -> Option<Info> {
+        use std::os::unix::io::AsRawFd;
+        const TCP_CLOSE: u8 = 7;
+        let fd = stream.as_raw_fd();
+        // tcpi_state is the first byte of Linux's `struct tcp_info` (linux/tcp.h), in every
+        // kernel's version of it.
+        let mut buf = [0u8; 256];
+        let mut len = buf.len() as libc::socklen_t;
+        let mut outq: libc::c_int = 0;
+        // SAFETY: the fd is open for the lifetime of `stream`; `buf` and `len` are valid and
+        // `len` is the buffer's size, which the kernel never exceeds; SIOCOUTQ (TIOCOUTQ on
+        // a socket) writes one int.
+        let ok = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                buf.as_mut_ptr().cast(),
+                &mut len,
+            ) == 0
+                && len >= 1
+                && libc::ioctl(fd, libc::TIOCOUTQ as _, &mut outq) == 0
+        };
+        if !ok || outq < 0 {
+            return None;
+        }
+        Some(Info {
+            unacked: outq as u64,
+            closed: buf[0] == TCP_CLOSE,
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn info(_: &TcpStream) -> Option<Info> {
+        None
+    }
+
+    /// Waits up to `max` for the connection to be hung up (an RST ends it): poll(2) with no
+    /// events asked reports only errors and hang-ups, not the readable end-of-stream a FIN
+    /// leaves.
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)] // one poll(2) on a socket we own
+    pub(super) fn wait_hangup(stream: &TcpStream, max: Duration) {
+        use std::os::unix::io::AsRawFd;
+        let mut fd = libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        let ms = max.as_millis().clamp(1, 1000) as libc::c_int;
+        // SAFETY: one valid pollfd for an fd open for the lifetime of `stream`.
+        unsafe { libc::poll(&mut fd, 1, ms) };
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn wait_hangup(_: &TcpStream, max: Duration) {
+        std::thread::sleep(max);
     }
 }
 

@@ -6,6 +6,8 @@ use std::ffi::{c_char, CStr, CString};
 use std::path::PathBuf;
 use std::ptr;
 
+pub mod raw;
+
 use serde_json::{json, Value};
 use wdt::ffi::*;
 use wdt_mock::options::Options;
