@@ -299,7 +299,10 @@ impl Client {
             return;
         }
         let outcome = match result {
-            Ok(a) => format!("http {} ({} bytes)", a.http_status, a.body.len()),
+            Ok(a) => match &a.note {
+                None => format!("http {} ({} bytes)", a.http_status, a.body.len()),
+                Some(note) => format!("http {} ({} bytes; {note})", a.http_status, a.body.len()),
+            },
             Err(e) => format!("{} ({}): {}", e.kind(), e.delivery().as_str(), e),
         };
         self.log(&format!(
