@@ -174,14 +174,18 @@ fn eight_threads_against_a_chaotic_server_never_double_send_or_mix_answers() {
                                 std::thread::sleep(Duration::from_micros(rng.below(4000)));
                             }
                             let tid = format!("pos-chaos-{t}-{i}");
-                            let env = wdt::smart_refund_upload(&client, &good_request(&tid, json!(1)));
+                            let env =
+                                wdt::smart_refund_upload(&client, &good_request(&tid, json!(1)));
                             (tid, serde_json::from_str::<Value>(&env).unwrap())
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let took = started.elapsed();
     // Let stalled answers and late bytes finish before the counts are read.
@@ -197,19 +201,31 @@ fn eight_threads_against_a_chaotic_server_never_double_send_or_mix_answers() {
             if env["data"]["tid"] != tid.as_str() {
                 wrong.push(format!("{tid} got {}", env["data"]));
             }
-            assert_eq!(read(tid), 1, "{tid}: ok, but the server read it {} times", read(tid));
+            assert_eq!(
+                read(tid),
+                1,
+                "{tid}: ok, but the server read it {} times",
+                read(tid)
+            );
             continue;
         }
         match env["error"]["delivery"].as_str() {
             Some("not_sent") => {
                 not_sent += 1;
-                assert_eq!(read(tid), 0, "{tid}: not_sent, but the server read it: {env}");
+                assert_eq!(
+                    read(tid),
+                    0,
+                    "{tid}: not_sent, but the server read it: {env}"
+                );
             }
             Some("unknown") => {
                 unknown += 1;
                 if read(tid) == 0 {
                     unknown_unread += 1;
-                    eprintln!("unknown, never read by the server: {tid}: {}", env["error"]["message"]);
+                    eprintln!(
+                        "unknown, never read by the server: {tid}: {}",
+                        env["error"]["message"]
+                    );
                 }
             }
             _ => other += 1,
@@ -237,7 +253,10 @@ fn eight_threads_against_a_chaotic_server_never_double_send_or_mix_answers() {
     );
     assert!(wrong.is_empty(), "calls got another call's data: {wrong:?}");
     assert!(doubles.is_empty(), "requests read twice: {doubles:?}");
-    assert_eq!(other, 0, "outcomes that are neither ok, not_sent nor unknown");
+    assert_eq!(
+        other, 0,
+        "outcomes that are neither ok, not_sent nor unknown"
+    );
     assert!(
         share < 5.0,
         "{unknown_unread} of {unknown} unknown outcomes were never read by the server"
