@@ -320,4 +320,37 @@ mod tests {
         assert!(!length.complete_at_close());
         assert!(Body::new(Framing::Close, 100).unwrap().complete_at_close());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Any body, cut into any chunks with any extensions and trailers, arriving in any
+        /// pieces, decodes to itself and leaves what follows it untouched.
+        #[test]
+        fn any_chunked_encoding_decodes_to_the_body(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            cuts in proptest::collection::vec(1usize..200, 1..8),
+            ext in 0usize..500,
+            trailers in 0usize..3,
+            piece in 1usize..64,
+        ) {
+            let mut wire = Vec::new();
+            let (mut at, mut i) = (0, 0);
+            while at < body.len() {
+                let n = cuts[i % cuts.len()].min(body.len() - at);
+                wire.extend(format!("{n:x};e={}\r\n", "x".repeat(ext)).into_bytes());
+                wire.extend(&body[at..at + n]);
+                wire.extend(b"\r\n");
+                at += n;
+                i += 1;
+            }
+            wire.extend(b"0\r\n");
+            for t in 0..trailers {
+                wire.extend(format!("X-T{t}: v\r\n").into_bytes());
+            }
+            wire.extend(b"\r\nAFTER");
+            let (out, rest) = read(Framing::Chunked, &wire, piece).unwrap();
+            proptest::prop_assert_eq!(out, body);
+            proptest::prop_assert!(b"AFTER".starts_with(&rest));
+        }
+    }
 }
