@@ -5,7 +5,7 @@
 //! - `request`: validating and serialising a quick return: `request/scan`, the one-pass reader a
 //!   call takes first, and the Value-tree path it falls back to, `request::parse_object` +
 //!   `request::smart_refund` (and each half on its own).
-//! - `response`: reading the gateway's answer into an envelope, `client::interpret` +
+//! - `response`: reading the gateway's answer into an envelope, `answer::interpret` +
 //!   `envelope::render` (and each half on its own).
 //! - `config`: parsing the client config, `Config::from_json`; `client_new` adds building the
 //!   client (its HTTP agent), which is what `wdt_client_new` costs.
@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use wdt::unstable::client::interpret;
+use wdt::unstable::answer::interpret;
 use wdt::unstable::envelope;
 use wdt::unstable::request;
 use wdt::unstable::sign::sign;

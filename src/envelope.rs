@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::client::Success;
+use crate::answer::Success;
 use crate::error::Error;
 
 /// Renders every envelope. `attempts` is how many times the request went to the gateway;

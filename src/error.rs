@@ -84,7 +84,7 @@ pub enum Error {
     },
     /// A 2xx answer of the gateway's JSON with `status > 0`; status and message are the
     /// gateway's own. `delivery` is `Rejected` only for the statuses that prove nothing was
-    /// written (`client::status_rejects`), `Unknown` for the rest (database errors, 其他错误).
+    /// written (`answer::status_rejects`), `Unknown` for the rest (database errors, 其他错误).
     /// Shown as the gateway wrote it: it is the message a cashier or the ERP's staff know.
     #[error("{message}")]
     Api {

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod answer;
 mod calendar;
 mod client;
 mod clock;
@@ -35,6 +36,9 @@ pub use error::{Delivery, Error};
 #[doc(hidden)]
 pub mod unstable {
     #![allow(missing_docs)]
+    pub mod answer {
+        pub use crate::answer::*;
+    }
     pub mod client {
         pub use crate::client::*;
     }

@@ -3,7 +3,7 @@
 //!   `Error::kind` in src/error.rs) is documented in docs/abi.md;
 //! - README.md and docs/ cite nothing outside the repository: a clone is all a reader has;
 //! - the statuses docs/protocol.md marks `rejected` are exactly `REJECTING_STATUSES` of
-//!   src/client.rs;
+//!   src/answer.rs;
 //! - every relative link in them points to a file (and heading) that exists;
 //! - the README's C example compiles against the committed header;
 //! - the README's first screen fits a screen.
@@ -146,10 +146,10 @@ fn every_error_kind_is_documented() {
 
 #[test]
 fn rejected_statuses_match_the_code() {
-    let source = read("src/client.rs");
+    let source = read("src/answer.rs");
     let at = source
         .find("REJECTING_STATUSES")
-        .expect("src/client.rs defines REJECTING_STATUSES: update tests/docs.rs if it moved");
+        .expect("src/answer.rs defines REJECTING_STATUSES: update tests/docs.rs if it moved");
     let rest = &source[at..];
     let rest = &rest[rest
         .find('=')

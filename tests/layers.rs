@@ -8,11 +8,12 @@ use std::path::Path;
 
 /// Layer of every module; a module may import only modules of a strictly lower layer.
 const LAYERS: &[(&str, u8)] = &[
-    ("ffi", 8),
-    ("dispatch", 7),
-    ("outbox", 7),
-    ("envelope", 6),
-    ("client", 5),
+    ("ffi", 9),
+    ("dispatch", 8),
+    ("outbox", 8),
+    ("envelope", 7),
+    ("client", 6),
+    ("answer", 5),
     ("transport", 4),
     ("clock", 4),
     ("request", 4),

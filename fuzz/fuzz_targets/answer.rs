@@ -10,7 +10,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::unstable::client::{interpret, REJECTING_STATUSES};
+use wdt::unstable::answer::{interpret, REJECTING_STATUSES};
 use wdt::unstable::clock::{parse_http_date, Clock};
 use wdt::unstable::envelope;
 use wdt::unstable::error::{Delivery, Error};
@@ -74,7 +74,7 @@ fn check_date(s: &str) {
 }
 
 /// The classification of docs/abi.md, from an independent reading of the body.
-fn check_kind(answer: &Answer, result: &Result<wdt::unstable::client::Success, Error>) {
+fn check_kind(answer: &Answer, result: &Result<wdt::unstable::answer::Success, Error>) {
     let body = answer
         .body
         .strip_prefix(b"\xEF\xBB\xBF")
