@@ -16,7 +16,6 @@ bash scripts/setup.sh || { echo "test: setup failed" >&2; exit 1; }
 
 # build.rs never rewrites include/wdt.h unasked, so a stale committed header fails the header
 # test (scripts/update-header.sh regenerates it).
-export CI=true
 export WDT_LIB="$WDT_ROOT/target/release/libwdt.so"
 export WDT_MOCK="$WDT_ROOT/target/release/wdt-mock"
 LOGS="$WDT_ROOT/target/test-logs"
