@@ -9,6 +9,7 @@ use std::fmt;
 /// Whether the request may have reached the gateway. A POS must not resend a quick return whose
 /// delivery is `Unknown` without checking the ERP first: the library never does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Delivery {
     /// No byte of the request can have reached the gateway.
     NotSent,
@@ -31,6 +32,7 @@ impl Delivery {
 
 /// Everything that can go wrong, one variant per envelope `kind` (docs/abi.md).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The request JSON is malformed or breaks the API document's rules; nothing was sent.
     #[error("invalid argument: {message}")]
