@@ -153,37 +153,149 @@ pub const KINDS: &[(&str, &str, &str, &str)] = &[
 /// English. `{0}`, `{1}` take the numbers the message gives after its field path, in order. The
 /// first matching row wins, so longer fragments come before the shorter ones they contain.
 pub const RULES: &[(&str, &str, &str)] = &[
-    ("unknown key", "不是可用的键（拼写错误？）", "is not a known key (a typo?)"),
-    ("is required with", "必须与时间窗口的另一端同时给出", "needs the other end of its time window"),
-    ("are required", "必须同时给出（一个时间窗口的两端）", "are required together (both ends of a window)"),
-    ("is required (use [] for none)", "必填；没有参数时写 []", "is required; [] for none"),
-    ("is required: ", "必填：该接口只能分页查询，请传 pager（page_size，page_no 从 0 开始）", "is required: the method is paged only (page_size, page_no from 0)"),
+    (
+        "unknown key",
+        "不是可用的键（拼写错误？）",
+        "is not a known key (a typo?)",
+    ),
+    (
+        "is required with",
+        "必须与时间窗口的另一端同时给出",
+        "needs the other end of its time window",
+    ),
+    (
+        "are required",
+        "必须同时给出（一个时间窗口的两端）",
+        "are required together (both ends of a window)",
+    ),
+    (
+        "is required (use [] for none)",
+        "必填；没有参数时写 []",
+        "is required; [] for none",
+    ),
+    (
+        "is required: ",
+        "必填：该接口只能分页查询，请传 pager（page_size，page_no 从 0 开始）",
+        "is required: the method is paged only (page_size, page_no from 0)",
+    ),
     ("is required", "必填，不能缺少", "is required"),
     ("must not be empty", "不能为空字符串", "must not be empty"),
-    ("characters long, at most", "太长：现有 {0} 个字符，最多 {1} 个（按 UTF-16 计，emoji 算 2 个）", "is too long: {0} characters, at most {1} (UTF-16 units)"),
-    ("must be yyyy-MM-dd HH:mm:ss", "格式必须是 yyyy-MM-dd HH:mm:ss（北京时间 UTC+8），例如 2024-01-01 00:00:00", "must be yyyy-MM-dd HH:mm:ss (Beijing time, UTC+8)"),
-    ("calendar days, at most", "起止时间跨 {0} 个自然日，最多 {1} 个", "spans {0} calendar days, at most {1}"),
-    ("is before", "结束时间不能早于开始时间", "the end is before the start"),
-    ("must be a finite number greater than 0", "必须是大于 0 的数字", "must be a number greater than 0"),
-    ("must be a number", "必须是数字（JSON 数字，不是 \"1.0000\" 这样的字符串）", "must be a JSON number, not a string"),
+    (
+        "characters long, at most",
+        "太长：现有 {0} 个字符，最多 {1} 个（按 UTF-16 计，emoji 算 2 个）",
+        "is too long: {0} characters, at most {1} (UTF-16 units)",
+    ),
+    (
+        "must be yyyy-MM-dd HH:mm:ss",
+        "格式必须是 yyyy-MM-dd HH:mm:ss（北京时间 UTC+8），例如 2024-01-01 00:00:00",
+        "must be yyyy-MM-dd HH:mm:ss (Beijing time, UTC+8)",
+    ),
+    (
+        "calendar days, at most",
+        "起止时间跨 {0} 个自然日，最多 {1} 个",
+        "spans {0} calendar days, at most {1}",
+    ),
+    (
+        "is before",
+        "结束时间不能早于开始时间",
+        "the end is before the start",
+    ),
+    (
+        "must be a finite number greater than 0",
+        "必须是大于 0 的数字",
+        "must be a number greater than 0",
+    ),
+    (
+        "must be a number",
+        "必须是数字（JSON 数字，不是 \"1.0000\" 这样的字符串）",
+        "must be a JSON number, not a string",
+    ),
     ("must be a string", "必须是字符串", "must be a string"),
-    ("must be an array", "必须是数组（JSON 列表 [...]）", "must be an array"),
-    ("must be an object", "必须是对象（JSON {...}）", "must be an object"),
-    ("must be a json object", "必须是 JSON 对象 {...}", "must be a JSON object"),
-    ("must be true or false", "必须是 true 或 false", "must be true or false"),
-    ("must be true, false, 1 or 0", "必须是 true、false、1 或 0", "must be true, false, 1 or 0"),
-    ("must be an integer from", "必须是 {0} 到 {1} 之间的整数", "must be an integer from {0} to {1}"),
-    ("must be a whole number of at least", "必须是不小于 {0} 的整数", "must be a whole number of at least {0}"),
-    ("must not exceed timeout_ms", "不能大于 timeout_ms", "must not exceed timeout_ms"),
-    ("takes [params]", "参数列表必须是 [params]：一个数组，里面只有一个对象", "the arguments must be [params], one object"),
-    ("takes [refundInfo, detailMapList, createPreStockin]", "参数必须是 [refundInfo, detailMapList, createPreStockin] 三项", "the arguments must be [refundInfo, detailMapList, createPreStockin]"),
-    ("must not contain spaces", "不能含空格", "must not contain spaces"),
-    ("either url or env", "url 与 env 只能给一个", "give url or env, not both"),
-    ("must be \"secret:salt\"", "格式必须是 secret:salt，冒号两边都不能为空", "must be secret:salt, both parts non-empty"),
-    ("must start with http:// or https://", "必须以 http:// 或 https:// 开头", "must start with http:// or https://"),
-    ("must start with http:// or socks5://", "必须以 http:// 或 socks5:// 开头", "must start with http:// or socks5://"),
-    ("without query, fragment or spaces", "只能是网关地址，不能带 ?、# 或空格", "must be the bare gateway address"),
-    ("env must be", "只能是 \"prod\" 或 \"test\"", "must be \"prod\" or \"test\""),
+    (
+        "must be an array",
+        "必须是数组（JSON 列表 [...]）",
+        "must be an array",
+    ),
+    (
+        "must be an object",
+        "必须是对象（JSON {...}）",
+        "must be an object",
+    ),
+    (
+        "must be a json object",
+        "必须是 JSON 对象 {...}",
+        "must be a JSON object",
+    ),
+    (
+        "must be true or false",
+        "必须是 true 或 false",
+        "must be true or false",
+    ),
+    (
+        "must be true, false, 1 or 0",
+        "必须是 true、false、1 或 0",
+        "must be true, false, 1 or 0",
+    ),
+    (
+        "must be an integer from",
+        "必须是 {0} 到 {1} 之间的整数",
+        "must be an integer from {0} to {1}",
+    ),
+    (
+        "must be a whole number of at least",
+        "必须是不小于 {0} 的整数",
+        "must be a whole number of at least {0}",
+    ),
+    (
+        "must not exceed timeout_ms",
+        "不能大于 timeout_ms",
+        "must not exceed timeout_ms",
+    ),
+    (
+        "takes [params]",
+        "参数列表必须是 [params]：一个数组，里面只有一个对象",
+        "the arguments must be [params], one object",
+    ),
+    (
+        "takes [refundInfo, detailMapList, createPreStockin]",
+        "参数必须是 [refundInfo, detailMapList, createPreStockin] 三项",
+        "the arguments must be [refundInfo, detailMapList, createPreStockin]",
+    ),
+    (
+        "must not contain spaces",
+        "不能含空格",
+        "must not contain spaces",
+    ),
+    (
+        "either url or env",
+        "url 与 env 只能给一个",
+        "give url or env, not both",
+    ),
+    (
+        "must be \"secret:salt\"",
+        "格式必须是 secret:salt，冒号两边都不能为空",
+        "must be secret:salt, both parts non-empty",
+    ),
+    (
+        "must start with http:// or https://",
+        "必须以 http:// 或 https:// 开头",
+        "must start with http:// or https://",
+    ),
+    (
+        "must start with http:// or socks5://",
+        "必须以 http:// 或 socks5:// 开头",
+        "must start with http:// or socks5://",
+    ),
+    (
+        "without query, fragment or spaces",
+        "只能是网关地址，不能带 ?、# 或空格",
+        "must be the bare gateway address",
+    ),
+    (
+        "env must be",
+        "只能是 \"prod\" 或 \"test\"",
+        "must be \"prod\" or \"test\"",
+    ),
     ("invalid json", "不是合法的 JSON", "is not valid JSON"),
     ("is NULL", "不能是 NULL", "must not be NULL"),
 ];
@@ -611,7 +723,8 @@ mod tests {
             "detailMapList[0].remark is 300 characters long, at most 255 (UTF-16 units)",
         ));
         assert!(
-            hint.contains("detailMapList[0].remark") && hint.contains("现有 300 个字符，最多 255 个"),
+            hint.contains("detailMapList[0].remark")
+                && hint.contains("现有 300 个字符，最多 255 个"),
             "{hint}"
         );
         let hint = of(&Error::invalid_at(
@@ -627,14 +740,23 @@ mod tests {
         // A misspelt key: the nearest known key, and never an internal one in the list.
         let hint = of(&Error::config_at(
             "sdi",
-            format_args!("unknown key \"sdi\", expected {}", crate::config::KEYS.join(", ")),
+            format_args!(
+                "unknown key \"sdi\", expected {}",
+                crate::config::KEYS.join(", ")
+            ),
         ));
-        assert!(hint.starts_with("配置有误：配置项 sdi 不是可用的键"), "{hint}");
+        assert!(
+            hint.starts_with("配置有误：配置项 sdi 不是可用的键"),
+            "{hint}"
+        );
         assert!(hint.contains("是不是 sid？"), "{hint}");
         assert!(!hint.contains("test_hooks"), "{hint}");
         let hint = of(&Error::config_at(
             "timeout",
-            format_args!("unknown key \"timeout\", expected {}", crate::config::KEYS.join(", ")),
+            format_args!(
+                "unknown key \"timeout\", expected {}",
+                crate::config::KEYS.join(", ")
+            ),
         ));
         assert!(!hint.contains("是不是"), "nothing is near enough: {hint}");
         let hint = of(&Error::config_at(
@@ -646,11 +768,23 @@ mod tests {
         for (fragment, cn, en) in RULES {
             let message = format!("x {fragment} 1 2 3");
             let (c, e) = rule_of(Some("x"), &message).unwrap();
-            assert!(!c.contains("{0}") && !c.contains("{1}"), "{fragment}: {c} ({cn})");
-            assert!(!e.contains("{0}") && !e.contains("{1}"), "{fragment}: {e} ({en})");
+            assert!(
+                !c.contains("{0}") && !c.contains("{1}"),
+                "{fragment}: {c} ({cn})"
+            );
+            assert!(
+                !e.contains("{0}") && !e.contains("{1}"),
+                "{fragment}: {e} ({en})"
+            );
         }
-        assert_eq!(nearest_key("appkye", "unknown key, expected sid, appkey, appsecret").as_deref(), Some("appkey"));
-        assert_eq!(nearest_key("URL", "unknown key, expected sid, url").as_deref(), Some("url"));
+        assert_eq!(
+            nearest_key("appkye", "unknown key, expected sid, appkey, appsecret").as_deref(),
+            Some("appkey")
+        );
+        assert_eq!(
+            nearest_key("URL", "unknown key, expected sid, url").as_deref(),
+            Some("url")
+        );
     }
 
     #[test]

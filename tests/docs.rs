@@ -650,6 +650,9 @@ fn quick_starts_are_marked_for_the_archive_test() {
                 runs += usize::from(rest.starts_with("run"));
             }
         }
-        assert!(runs >= min_runs, "{doc}: {runs} run blocks, want {min_runs}");
+        assert!(
+            runs >= min_runs,
+            "{doc}: {runs} run blocks, want {min_runs}"
+        );
     }
 }

@@ -273,7 +273,9 @@ fn print_template() {
 
 /// A library message with the internal keys taken out of its list of expected keys.
 fn public_message(message: &str) -> String {
-    message.replace(", test_hooks", "").replace("test_hooks, ", "")
+    message
+        .replace(", test_hooks", "")
+        .replace("test_hooks, ", "")
 }
 
 fn indent(text: &str) {

@@ -637,8 +637,16 @@ fn doctor_reports() {
     let no_config = wdt(&workdir(None), &["doctor"], &[], None);
     assert_eq!(no_config.code, 3, "{}", no_config.all());
     assert!(no_config.stdout.contains(TEMPLATE), "{}", no_config.stdout);
-    assert!(no_config.stdout.contains("wdt mock &"), "{}", no_config.stdout);
-    assert!(!no_config.stdout.contains("sid is required"), "{}", no_config.stdout);
+    assert!(
+        no_config.stdout.contains("wdt mock &"),
+        "{}",
+        no_config.stdout
+    );
+    assert!(
+        !no_config.stdout.contains("sid is required"),
+        "{}",
+        no_config.stdout
+    );
 
     // A misspelt key: the nearest key, and never the internal test_hooks.
     let mut typo = config(&mock.url);
