@@ -416,8 +416,8 @@ PHP
 }
 
 # docs_run ARCHIVE DOC: the code blocks of DOC marked for test-dist, extracted from the Markdown
-# (never a copy kept here) and run in order by bash in a fresh copy of the unpacked archive (a
-# binding's README: in an empty project directory; its example path /opt/libwdt is the copy).
+# (never a copy kept here) and run in order by bash in a fresh copy of the unpacked archive (the
+# PHP README: in an empty project directory; its example path /opt/libwdt is the copy).
 # A "file NAME" block is written to NAME; a "run" block is run with bash -e and must exit 0 (and
 # print TEXT for "run expect=TEXT"); after a block that starts something with "&", the next
 # waits for 127.0.0.1:9876. Everything it started is killed at the end (its own process group).
@@ -426,7 +426,8 @@ docs_run() {
   w=$(mktemp -d "$WORK/docs-run.XXXXXX")
   cp -a "$A" "$w/archive" || return 1
   local cwd="$w/archive"
-  case "$doc" in bindings/*) cwd="$w/project"; mkdir -p "$cwd" ;; esac
+  # A PHP quick start works in the application's own directory; the others in the archive's.
+  case "$doc" in bindings/php/*) cwd="$w/project"; mkdir -p "$cwd" ;; esac
   python3 - "$w/archive/$doc" "$w/archive" "$cwd" "$w/main.sh" <<'PY' || return 1
 import re, shlex, sys
 doc, archive, cwd, out = sys.argv[1:5]
@@ -459,7 +460,8 @@ PY
   local netns=()
   # A private loopback: the documented port 9876 is ours whatever else runs on this machine.
   if unshare -rn true 2>/dev/null; then netns=(unshare -rn); fi
-  "${netns[@]}" bash -c '
+  # The archive alone: no library from the caller's environment.
+  env -u WDT_LIB "${netns[@]}" bash -c '
     command -v ip >/dev/null && ip link set lo up 2>/dev/null
     setsid bash "$1" & pid=$!
     wait $pid; rc=$?
