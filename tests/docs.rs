@@ -656,3 +656,29 @@ fn quick_starts_are_marked_for_the_archive_test() {
         );
     }
 }
+
+/// At the workspace root a bare `cargo build --release` builds only the library: a document
+/// that promises `wdt` or `wdt-mock` from it sends its reader to a missing program (found by
+/// following docs/install.md from a fresh clone).
+#[test]
+fn cargo_build_lines_build_what_they_promise() {
+    let mut found = Vec::new();
+    for doc in example_documents() {
+        for (n, line) in read(&doc).lines().enumerate() {
+            if line.contains("cargo build")
+                && (line.contains("wdt-mock")
+                    || line.contains("target/release/wdt ")
+                    || line.contains("、wdt"))
+                && !line.contains("--workspace")
+                && !line.contains("-p ")
+            {
+                found.push(format!("{doc}:{}: {line}", n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "cargo build lines that do not build the programs they name:\n{}",
+        found.join("\n")
+    );
+}
