@@ -680,29 +680,58 @@ fn doctor_reports() {
 
 #[test]
 fn mock_defaults_to_the_port_of_the_docs() {
-    // Every example config points at 127.0.0.1:9876. Whoever holds the port, `wdt mock`
-    // without --port must either serve there or say that the port is taken and how to choose
-    // another; never quietly pick a port no example knows.
-    let held = TcpListener::bind("127.0.0.1:9876").ok();
+    // Every example config points at 127.0.0.1:9876: `wdt mock` without --port must serve there,
+    // or say that the port is taken and how to choose another; never quietly pick a port no
+    // example knows.
+
+    // Taken by this test: refused, with the way out. (If something else holds the port, it may
+    // let go before wdt mock binds; then serving on 9876 is right too, and nothing may hang.)
+    let held = TcpListener::bind("127.0.0.1:9876");
     let mut child = Command::new(BIN)
         .args(["mock", "--quiet"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start wdt mock");
-    if held.is_some() {
+        .expect("run wdt mock");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.is_empty() {
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("9876") && err.contains("--port"), "{err}");
-        drop(held);
-        child = Command::new(BIN)
-            .args(["mock", "--quiet"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start wdt mock");
+        assert!(err.contains("9876") && err.contains("--port 0"), "{err}");
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            held.is_err(),
+            "wdt mock served on a port this test held: {line}"
+        );
+        assert_eq!(
+            line.trim(),
+            "wdt-mock listening on http://127.0.0.1:9876/openapi"
+        );
     }
+    drop(held);
+
+    // Free: in a private network namespace (unshare -rn) the port is free whatever else runs
+    // here, so the answer does not depend on other tests or sessions.
+    let private = Command::new("unshare")
+        .args(["-rn", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !private {
+        println!("unshare -rn is not available: the free-port case was not run");
+        return;
+    }
+    let mut child = Command::new("unshare")
+        .args(["-rn", BIN, "mock", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start wdt mock");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
