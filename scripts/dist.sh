@@ -2,8 +2,13 @@
 # Builds the release archives of libwdt into dist/.
 #
 #   bash scripts/dist.sh              # dist/libwdt-<version>-linux-{x86_64,aarch64}.tar.gz
+#   bash scripts/dist.sh --arch x86_64   # only the Linux x86_64 archive (aarch64 also builds
+#                                        # Rust's std from source: several times longer)
 #   bash scripts/dist.sh --windows    # also dist/libwdt-<version>-windows-{x64,x86}.zip
 #   bash scripts/dist.sh --windows --no-linux   # only the Windows archives
+#
+# --arch ARCH (x86_64 or aarch64; repeatable) picks the Linux archives; the default is both, as
+# CI builds them. Run `bash scripts/setup.sh` once before (cargo-zigbuild, zig, cross gcc).
 #
 # Version: Cargo.toml's [package] version. dist/SHA256SUMS lists every archive in dist/ of that
 # version; each archive also holds its own SHA256SUMS of its files.
@@ -12,7 +17,11 @@
 # the gateway double wdt-mock, so the demo runs without credentials), bindings/ (without the
 # bindings' test suites and .gitignore files), bindings/php as a Composer package with its
 # native library in bindings/php/lib/ and the release's version, README.md, LICENSE,
-# INSTALL.md (packaging/INSTALL.md: platforms and how to link), SHA256SUMS.
+# INSTALL.md (packaging/INSTALL.md: platforms and how to link), SHA256SUMS. The archive's
+# README.md is packaging/README.archive.md (written for someone holding the archive: no cargo,
+# no scripts/), and docs/ holds the pages of the contract a user needs (ARCHIVE_DOCS); a link in
+# any shipped Markdown file to a page the archive does not hold becomes plain text, so every
+# relative link resolves inside the archive (scripts/test-dist.sh checks it).
 # Linux archives (libwdt-<v>-linux-{x86_64,aarch64}/):
 #   lib/libwdt.so.<v> (SONAME libwdt.so.<major>), lib/libwdt.so.<major> and lib/libwdt.so
 #   (symlinks), lib/libwdt.a (debug info and LLVM bitcode stripped), lib/pkgconfig/wdt.pc
@@ -36,18 +45,24 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-# shellcheck source=cross/env.sh
-source "$ROOT/scripts/cross/env.sh"
 
-linux=1 windows=0
-for a in "$@"; do
-  case "$a" in
+linux=1 windows=0 arches=()
+while [ $# -gt 0 ]; do
+  case "$1" in
     --windows) windows=1 ;;
     --no-linux) linux=0 ;;
+    --arch | --arch=*)
+      if [ "$1" = --arch ]; then a=${2:-}; shift; else a=${1#--arch=}; fi
+      case "$a" in x86_64 | aarch64) arches+=("$a") ;; *) echo "dist: --arch takes x86_64 or aarch64, not '$a'" >&2; exit 2 ;; esac ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "dist: unknown option $a (see --help)" >&2; exit 2 ;;
+    *) echo "dist: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
+# scripts/cross/env.sh turns WDT_LINUX_ARCHES into WDT_LINUX_TARGETS.
+[ ${#arches[@]} -eq 0 ] || export WDT_LINUX_ARCHES="${arches[*]}"
+# shellcheck source=cross/env.sh
+source "$ROOT/scripts/cross/env.sh"
 
 log() { echo "dist: $*"; }
 die() { echo "dist: ERROR: $*" >&2; exit 1; }
@@ -85,13 +100,19 @@ find_header() {
   echo "$h"
 }
 
+# The pages of docs/ every archive carries: the contract and what its programs need. The code
+# map, the build and the benchmarks are about the repository, not about using the archive.
+ARCHIVE_DOCS=(abi.md outbox.md protocol.md hints.md cli.md bindings.md)
+
 # What every archive holds besides the libraries.
 copy_common() {
   local dir=$1 header=$2 f
-  mkdir -p "$dir/include"
+  mkdir -p "$dir/include" "$dir/docs"
   cp "$header" "$dir/include/wdt.h"
-  cp README.md LICENSE "$dir/"
+  cp packaging/README.archive.md "$dir/README.md"
+  cp LICENSE "$dir/"
   cp packaging/INSTALL.md "$dir/INSTALL.md"
+  for f in "${ARCHIVE_DOCS[@]}"; do cp "docs/$f" "$dir/docs/$f"; done
   # bindings/: the files git knows or would add (tracked or untracked, not ignored), so build
   # output of the bindings' own tests (obj/, lib copies) stays out.
   if git rev-parse --git-dir >/dev/null 2>&1; then
@@ -107,6 +128,47 @@ copy_common() {
     cp -p "$f" "$dir/$f"
   done
   [ -d "$dir/bindings" ] || die "no bindings/ to ship"
+  unlink_outside "$dir"
+}
+
+# unlink_outside DIR: in every Markdown file under DIR, a relative link whose file is not in DIR
+# (docs/map.md, mock/README.md, BENCHMARKS.md…: pages about the repository) keeps its text and
+# loses its target, so a reader of the unpacked archive never follows a dead link.
+unlink_outside() {
+  python3 - "$1" <<'PY' || die "cannot rewrite the archive's links"
+import os, re, sys
+root = os.path.realpath(sys.argv[1])
+link = re.compile(r"\[([^\]\n]*)\]\(([^()\s]+)\)")
+for d, _, files in os.walk(root):
+    for name in files:
+        if not name.endswith(".md"):
+            continue
+        path = os.path.join(d, name)
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        fenced, changed = False, []
+        for i, line in enumerate(lines):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            if fenced:
+                continue
+            def keep_or_drop(m):
+                target = m.group(2)
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                    return m.group(0)
+                file = target.split("#", 1)[0]
+                full = os.path.realpath(os.path.join(os.path.dirname(path), file))
+                if (full == root or full.startswith(root + os.sep)) and os.path.exists(full):
+                    return m.group(0)
+                changed.append(target)
+                return m.group(1)
+            lines[i] = link.sub(keep_or_drop, line)
+        if changed:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("\n".join(lines))
+            print("dist:   %s: unlinked %s" % (os.path.relpath(path, root), ", ".join(sorted(set(changed)))))
+PY
 }
 
 # php_package DIR LIBRARY NAME: the PHP binding in DIR/bindings/php becomes a Composer package

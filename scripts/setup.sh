@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the whole test suite needs on a fresh Debian/Ubuntu machine (as root, or with
-# sudo): C/C++ compilers (g++ also builds libFuzzer), valgrind, PHP with FFI and Composer, mono
+# sudo): C/C++ compilers (g++ also builds libFuzzer), valgrind, PHP with FFI and Composer (and php-fpm with cgi-fcgi from libfcgi-bin: the PHP binding's
+# tests run it under a real PHP-FPM), mono
 # (with xbuild, the NuGet client and WinForms for the C# package tests)
 # (mono-devel: the reference assemblies scripts/nuget.sh builds against), pkg-config, zip tools;
 # for the Linux release archives (scripts/dist.sh, test-dist.sh) the aarch64 cross gcc and libc
@@ -12,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 APT=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=600)
 
 PKGS=(gcc g++ make pkg-config valgrind php-cli mono-mcs mono-runtime libmono-system-core4.0-cil
-      zip unzip xz-utils file binutils procps composer qemu-user gcc-aarch64-linux-gnu
+      php-fpm libfcgi-bin zip unzip xz-utils file binutils procps composer qemu-user gcc-aarch64-linux-gnu
       libc6-dev-arm64-cross mono-devel mono-xbuild nuget libmono-system-windows-forms4.0-cil)
 missing=()
 for p in "${PKGS[@]}"; do

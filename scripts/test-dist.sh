@@ -2,6 +2,7 @@
 # Proves the release archives in dist/ (made by scripts/dist.sh) work where no Rust exists.
 #
 #   bash scripts/test-dist.sh              # the Linux archives (x86_64, and aarch64 under qemu-user)
+#   bash scripts/test-dist.sh --arch x86_64   # only the Linux x86_64 archive (--arch repeatable)
 #   bash scripts/test-dist.sh --windows    # also both Windows archives, under Wine
 #   bash scripts/test-dist.sh --windows --no-linux
 #
@@ -20,6 +21,12 @@
 #   qemu-aarch64 with Debian's arm64 libc); the envelope check scripts/cross/dist-check.c (good
 #   quick return, api error with its Chinese message byte for byte, invalid argument, NULL
 #   request, wdt_call, bad config, a panic caught through the test hook).
+#   Every archive: every relative link of every Markdown file resolves inside the unpacked
+#   archive. x86_64 also: the quick-start code blocks of the archive's README.md,
+#   bindings/c/README.md and bindings/php/README.md (those marked `<!-- test-dist: file NAME -->`
+#   or `<!-- test-dist: run [expect=TEXT] -->`), extracted from the Markdown and run in order
+#   against the archive's own double on its documented port 9876 (in a private network
+#   namespace when `unshare -rn` works, so nothing else holding 9876 matters).
 #   x86_64 also: ldd; the PHP package installed with Composer from the archive (path
 #   repository, no Packagist) into an empty project and a script run through its autoloader
 #   with the package's own library; the archive's PHP, C# and C++ bindings with the
@@ -38,18 +45,23 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-# shellcheck source=cross/env.sh
-source "$ROOT/scripts/cross/env.sh"
 
-linux=1 windows=0
-for a in "$@"; do
-  case "$a" in
+linux=1 windows=0 arches=()
+while [ $# -gt 0 ]; do
+  case "$1" in
     --windows) windows=1 ;;
     --no-linux) linux=0 ;;
+    --arch | --arch=*)
+      if [ "$1" = --arch ]; then a=${2:-}; shift; else a=${1#--arch=}; fi
+      case "$a" in x86_64 | aarch64) arches+=("$a") ;; *) echo "test-dist: --arch takes x86_64 or aarch64, not '$a'" >&2; exit 2 ;; esac ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "test-dist: unknown option $a (see --help)" >&2; exit 2 ;;
+    *) echo "test-dist: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
+[ ${#arches[@]} -eq 0 ] || export WDT_LINUX_ARCHES="${arches[*]}"
+# shellcheck source=cross/env.sh
+source "$ROOT/scripts/cross/env.sh"
 
 passed=0 failed=0
 ok() { echo "ok   - $*"; passed=$((passed + 1)); }
@@ -142,6 +154,44 @@ check_layout() {
   check "$label: layout: $*" test -z "$missing" || echo "      missing:$missing"
   check "$label: nothing of the development tree (.gitignore, test.sh, tests/, target/)" bash -c "
     cd '$A' && ! find . \( -name .gitignore -o -name test.sh -o -name tests -o -name target -o -name '*.rs' -o -name Cargo.toml \) | grep ."
+  check "$label: every relative link of every Markdown file resolves inside the archive" check_links "$A"
+  check "$label: README.md and INSTALL.md never tell the archive's reader to run cargo or scripts/" bash -c "
+    cd '$A' && ! grep -nE 'cargo (build|run|install)|scripts/' README.md INSTALL.md"
+}
+
+# check_links DIR: every [text](relative target) outside code blocks, in every .md file under
+# DIR, names a file inside DIR. At least one link must be found, or the parser is broken.
+check_links() {
+  python3 - "$1" <<'PY'
+import os, re, sys
+root = os.path.realpath(sys.argv[1])
+link = re.compile(r"\[([^\]\n]*)\]\(([^()\s]+)\)")
+found, broken = 0, []
+for d, _, files in os.walk(root):
+    for name in sorted(files):
+        if not name.endswith(".md"):
+            continue
+        path = os.path.join(d, name)
+        fenced = False
+        for n, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            if fenced:
+                continue
+            for m in link.finditer(line):
+                target = m.group(2)
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                    continue
+                found += 1
+                full = os.path.realpath(os.path.join(d, target.split("#", 1)[0]))
+                if not (full.startswith(root + os.sep) and os.path.exists(full)):
+                    broken.append("%s:%d: %s" % (os.path.relpath(path, root), n, target))
+print("%d relative links checked" % found)
+for b in broken:
+    print("broken: " + b)
+sys.exit(1 if broken or found == 0 else 0)
+PY
 }
 
 # serve_mock FUNCTION ARGS...: runs FUNCTION in a subshell with $WDT_MOCK_URL set, while the
@@ -260,6 +310,10 @@ linux_tests() {
 
   [ "$arch" = x86_64 ] || return 0
   composer_test "$L" "$A"
+  local doc
+  for doc in README.md bindings/c/README.md bindings/php/README.md; do
+    check "$L: the quick start of $doc runs as written against the archive's double" docs_run "$A" "$doc"
+  done
   # The bindings' own tests, on the archive's bindings and library. The archive ships no test
   # suites, so WDT_ROOT is a directory whose include/ is the archive's, whose bindings/ are the
   # archive's with the repository's test.sh and tests/ laid over them, and whose tests/,
@@ -359,6 +413,60 @@ exit(isset($out['stockin_id']) ? 0 : 1);
 PHP
   check "$L: a script through Composer's autoloader runs a quick return against the archive's double" \
     serve_mock run_php "$p/refund.php"
+}
+
+# docs_run ARCHIVE DOC: the code blocks of DOC marked for test-dist, extracted from the Markdown
+# (never a copy kept here) and run in order by bash in a fresh copy of the unpacked archive (the
+# PHP README: in an empty project directory; its example path /opt/libwdt is the copy).
+# A "file NAME" block is written to NAME; a "run" block is run with bash -e and must exit 0 (and
+# print TEXT for "run expect=TEXT"); after a block that starts something with "&", the next
+# waits for 127.0.0.1:9876. Everything it started is killed at the end (its own process group).
+docs_run() {
+  local A=$1 doc=$2 w
+  w=$(mktemp -d "$WORK/docs-run.XXXXXX")
+  cp -a "$A" "$w/archive" || return 1
+  local cwd="$w/archive"
+  # A PHP quick start works in the application's own directory; the others in the archive's.
+  case "$doc" in bindings/php/*) cwd="$w/project"; mkdir -p "$cwd" ;; esac
+  python3 - "$w/archive/$doc" "$w/archive" "$cwd" "$w/main.sh" <<'PY' || return 1
+import re, shlex, sys
+doc, archive, cwd, out = sys.argv[1:5]
+text = open(doc, encoding="utf-8").read()
+marker = re.compile(r"^<!-- test-dist: (file (\S+)|run(?: expect=(.*?))?) -->\n```[a-z]*\n(.*?)^```", re.M | re.S)
+lines = ["set -e", "cd %s" % shlex.quote(cwd)]
+n = 0
+for m in marker.finditer(text):
+    n += 1
+    code = m.group(4).replace("/opt/libwdt", archive)
+    block = "%s/block-%d" % (cwd, n)
+    lines.append("cat > %s <<'WDT_DOC_BLOCK'\n%sWDT_DOC_BLOCK" % (shlex.quote(block), code))
+    if m.group(2):
+        lines.append("cp %s %s" % (shlex.quote(block), shlex.quote(m.group(2))))
+        lines.append("echo '--- block %d: file %s'" % (n, m.group(2)))
+        continue
+    lines.append("echo '--- block %d: run'; cat %s" % (n, shlex.quote(block)))
+    lines.append("if ! bash -e %s >%s.out 2>&1; then cat %s.out; echo 'block %d failed'; exit 1; fi; cat %s.out"
+                 % ((shlex.quote(block),) * 3 + (n, shlex.quote(block))))
+    if m.group(3):
+        lines.append("grep -qF %s %s.out || { echo 'block %d did not print %s'; exit 1; }"
+                     % (shlex.quote(m.group(3)), shlex.quote(block), n, m.group(3).replace("'", "")))
+    if re.search(r"&\s*(#.*)?$", code, re.M):
+        lines.append("for i in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/9876) 2>/dev/null && break; sleep 0.1; done")
+if n == 0:
+    sys.exit("%s has no <!-- test-dist: --> blocks" % doc)
+lines.append("echo '%d blocks of %s ran'" % (n, doc.split(archive + "/", 1)[-1]))
+open(out, "w").write("\n".join(lines) + "\n")
+PY
+  local netns=()
+  # A private loopback: the documented port 9876 is ours whatever else runs on this machine.
+  if unshare -rn true 2>/dev/null; then netns=(unshare -rn); fi
+  # The archive alone: no library from the caller's environment.
+  env -u WDT_LIB "${netns[@]}" bash -c '
+    command -v ip >/dev/null && ip link set lo up 2>/dev/null
+    setsid bash "$1" & pid=$!
+    wait $pid; rc=$?
+    kill -- -$pid 2>/dev/null
+    exit $rc' _ "$w/main.sh"
 }
 
 run_example() {

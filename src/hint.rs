@@ -5,6 +5,8 @@
 //! `transport` and `timeout` depend on `delivery`, because "resend" is right for one and wrong
 //! for the other. English meanings: docs/hints.md (a test keeps it in step with this file).
 
+use std::borrow::Cow;
+
 use crate::error::{Delivery, Error};
 
 /// One row of the gateway's error table: the status, fragments of the message that identify the
@@ -146,13 +148,192 @@ pub const KINDS: &[(&str, &str, &str, &str)] = &[
     ("internal", "", "libwdt 内部错误（程序缺陷）：请把完整的错误信息发给开发者；请求是否发出未知，先查询 ERP 再重发。", "a bug in libwdt: report the whole error; whether the request was sent is unknown, query before any resend."),
 ];
 
-/// The hint of any error: every kind and every status has one.
-pub fn of(e: &Error) -> &'static str {
-    if let Error::Api {
-        status, message, ..
-    } = e
-    {
-        return for_status(*status, message);
+/// The rules behind `invalid_argument` and `config` messages: a fragment of the English
+/// `message` (which bindings and tests match on, so it stays as it is), the rule in 中文 and in
+/// English. `{0}`, `{1}` take the numbers the message gives after its field path, in order. The
+/// first matching row wins, so longer fragments come before the shorter ones they contain.
+pub const RULES: &[(&str, &str, &str)] = &[
+    (
+        "unknown key",
+        "不是可用的键（拼写错误？）",
+        "is not a known key (a typo?)",
+    ),
+    (
+        "is required with",
+        "必须与时间窗口的另一端同时给出",
+        "needs the other end of its time window",
+    ),
+    (
+        "are required",
+        "必须同时给出（一个时间窗口的两端）",
+        "are required together (both ends of a window)",
+    ),
+    (
+        "is required (use [] for none)",
+        "必填；没有参数时写 []",
+        "is required; [] for none",
+    ),
+    (
+        "is required: ",
+        "必填：该接口只能分页查询，请传 pager（page_size，page_no 从 0 开始）",
+        "is required: the method is paged only (page_size, page_no from 0)",
+    ),
+    ("is required", "必填，不能缺少", "is required"),
+    ("must not be empty", "不能为空字符串", "must not be empty"),
+    (
+        "characters long, at most",
+        "太长：现有 {0} 个字符，最多 {1} 个（按 UTF-16 计，emoji 算 2 个）",
+        "is too long: {0} characters, at most {1} (UTF-16 units)",
+    ),
+    (
+        "must be yyyy-MM-dd HH:mm:ss",
+        "格式必须是 yyyy-MM-dd HH:mm:ss（北京时间 UTC+8），例如 2024-01-01 00:00:00",
+        "must be yyyy-MM-dd HH:mm:ss (Beijing time, UTC+8)",
+    ),
+    (
+        "calendar days, at most",
+        "起止时间跨 {0} 个自然日，最多 {1} 个",
+        "spans {0} calendar days, at most {1}",
+    ),
+    (
+        "is before",
+        "结束时间不能早于开始时间",
+        "the end is before the start",
+    ),
+    (
+        "must be a finite number greater than 0",
+        "必须是大于 0 的数字",
+        "must be a number greater than 0",
+    ),
+    (
+        "must be a number",
+        "必须是数字（JSON 数字，不是 \"1.0000\" 这样的字符串）",
+        "must be a JSON number, not a string",
+    ),
+    ("must be a string", "必须是字符串", "must be a string"),
+    (
+        "must be an array",
+        "必须是数组（JSON 列表 [...]）",
+        "must be an array",
+    ),
+    (
+        "must be an object",
+        "必须是对象（JSON {...}）",
+        "must be an object",
+    ),
+    (
+        "must be a json object",
+        "必须是 JSON 对象 {...}",
+        "must be a JSON object",
+    ),
+    (
+        "must be true or false",
+        "必须是 true 或 false",
+        "must be true or false",
+    ),
+    (
+        "must be true, false, 1 or 0",
+        "必须是 true、false、1 或 0",
+        "must be true, false, 1 or 0",
+    ),
+    (
+        "must be an integer from",
+        "必须是 {0} 到 {1} 之间的整数",
+        "must be an integer from {0} to {1}",
+    ),
+    (
+        "must be a whole number of at least",
+        "必须是不小于 {0} 的整数",
+        "must be a whole number of at least {0}",
+    ),
+    (
+        "must not exceed timeout_ms",
+        "不能大于 timeout_ms",
+        "must not exceed timeout_ms",
+    ),
+    (
+        "takes [params]",
+        "参数列表必须是 [params]：一个数组，里面只有一个对象",
+        "the arguments must be [params], one object",
+    ),
+    (
+        "takes [refundInfo, detailMapList, createPreStockin]",
+        "参数必须是 [refundInfo, detailMapList, createPreStockin] 三项",
+        "the arguments must be [refundInfo, detailMapList, createPreStockin]",
+    ),
+    (
+        "must not contain spaces",
+        "不能含空格",
+        "must not contain spaces",
+    ),
+    (
+        "either url or env",
+        "url 与 env 只能给一个",
+        "give url or env, not both",
+    ),
+    (
+        "must be \"secret:salt\"",
+        "格式必须是 secret:salt，冒号两边都不能为空",
+        "must be secret:salt, both parts non-empty",
+    ),
+    (
+        "must start with http:// or https://",
+        "必须以 http:// 或 https:// 开头",
+        "must start with http:// or https://",
+    ),
+    (
+        "must start with http:// or socks5://",
+        "必须以 http:// 或 socks5:// 开头",
+        "must start with http:// or socks5://",
+    ),
+    (
+        "without query, fragment or spaces",
+        "只能是网关地址，不能带 ?、# 或空格",
+        "must be the bare gateway address",
+    ),
+    (
+        "env must be",
+        "只能是 \"prod\" 或 \"test\"",
+        "must be \"prod\" or \"test\"",
+    ),
+    ("invalid json", "不是合法的 JSON", "is not valid JSON"),
+    ("is NULL", "不能是 NULL", "must not be NULL"),
+];
+
+/// Keys that exist for the library's own tests: never suggested to a user.
+const INTERNAL_KEYS: &[&str] = &["test_hooks"];
+
+/// The hint of any error: every kind and every status has one. `invalid_argument` and `config`
+/// name the field and the rule it broke, so a Chinese reader needs nothing of the English
+/// message.
+pub fn of(e: &Error) -> Cow<'static, str> {
+    match e {
+        Error::Api {
+            status, message, ..
+        } => return Cow::Borrowed(for_status(*status, message)),
+        Error::InvalidArgument { field, message } => {
+            if let Some(hint) = with_rule(
+                "请求不符合接口文档",
+                "字段",
+                field.as_deref(),
+                message,
+                "请求没有发出，修改后可以放心再发。",
+            ) {
+                return Cow::Owned(hint);
+            }
+        }
+        Error::Config { field, message } => {
+            if let Some(hint) = with_rule(
+                "配置有误",
+                "配置项",
+                field.as_deref(),
+                message,
+                "请修改配置文件或环境变量后重试。",
+            ) {
+                return Cow::Owned(hint);
+            }
+        }
+        _ => {}
     }
     let kind = e.kind();
     let delivery = match e.delivery() {
@@ -163,8 +344,101 @@ pub fn of(e: &Error) -> &'static str {
     KINDS
         .iter()
         .find(|(k, d, _, _)| *k == kind && (d.is_empty() || *d == delivery))
-        .map(|(_, _, hint, _)| *hint)
-        .unwrap_or(KINDS[KINDS.len() - 1].2)
+        .map(|(_, _, hint, _)| Cow::Borrowed(*hint))
+        .unwrap_or(Cow::Borrowed(KINDS[KINDS.len() - 1].2))
+}
+
+/// `{head}：{what} {field} {rule}。{tail}` when a row of [`RULES`] matches the message; None
+/// leaves the kind's general hint.
+fn with_rule(
+    head: &str,
+    what: &str,
+    field: Option<&str>,
+    message: &str,
+    tail: &str,
+) -> Option<String> {
+    let (rule, _) = rule_of(field, message)?;
+    let mut hint = match field {
+        Some(f) => format!("{head}：{what} {f} {rule}"),
+        None => format!("{head}：{rule}"),
+    };
+    if message.contains("unknown key") {
+        if let Some(near) = nearest_key(field.unwrap_or(""), message) {
+            hint.push_str(&format!("，是不是 {near}？"));
+        }
+        let known = known_keys(message);
+        if !known.is_empty() {
+            hint.push_str(&format!("（可用的键：{}）", known.join("、")));
+        }
+    }
+    hint.push('。');
+    hint.push_str(tail);
+    Some(hint)
+}
+
+/// The 中文 and English rule of a message, with its numbers filled in.
+pub fn rule_of(field: Option<&str>, message: &str) -> Option<(String, String)> {
+    let (_, cn, en) = RULES.iter().find(|(f, _, _)| message.contains(f))?;
+    // The numbers after the field path: the path itself may hold indexes (detailMapList[0]).
+    let rest = match field {
+        Some(f) => message
+            .find(f)
+            .map_or(message, |at| &message[at + f.len()..]),
+        None => message,
+    };
+    let numbers: Vec<&str> = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let fill = |text: &str| -> Option<String> {
+        let mut out = text.to_owned();
+        for (i, slot) in ["{0}", "{1}"].iter().enumerate() {
+            if out.contains(slot) {
+                out = out.replace(slot, numbers.get(i)?);
+            }
+        }
+        Some(out)
+    };
+    Some((fill(cn)?, fill(en)?))
+}
+
+/// The keys an `unknown key "x", expected a, b, c` message lists, internal ones left out.
+fn known_keys(message: &str) -> Vec<&str> {
+    message
+        .split_once("expected ")
+        .map(|(_, list)| {
+            list.split(", ")
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && !INTERNAL_KEYS.contains(k))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The listed key nearest to a misspelt one (at most 2 edits, or a different case), if any.
+pub fn nearest_key(key: &str, message: &str) -> Option<String> {
+    let key = key.rsplit('.').next().unwrap_or(key).to_lowercase();
+    known_keys(message)
+        .into_iter()
+        .map(|k| (edit_distance(&key, &k.to_lowercase()), k))
+        .filter(|(d, k)| *d <= 2.min(k.chars().count().saturating_sub(1)).max(1) || *d == 0)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.to_owned())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// docs/hints.md as it must read (a test compares it; `WDT_BLESS=1` rewrites it).
@@ -184,6 +458,17 @@ fn markdown() -> String {
     for (kind, delivery, hint, english) in KINDS {
         let delivery = if delivery.is_empty() { "any" } else { delivery };
         out.push_str(&format!("| `{kind}` | {delivery} | {hint} | {english} |\n"));
+    }
+    out.push_str(
+        "\n`invalid_argument` 与 `config` 的提示还写出出错的字段和它违反的规则（下表；`{0}`、`{1}` 为 \
+         message 中的数字），未知的键另给出最接近的可用键。`message` 保持英文原样。\n\
+         For `invalid_argument` and `config` the hint also names the field and the rule it broke \
+         (below; `{0}`, `{1}` are the numbers of the message), and for an unknown key the nearest \
+         known one. `message` stays in English as it is.\n\n\
+         | message contains | 中文规则 | English rule |\n| --- | --- | --- |\n",
+    );
+    for (fragment, cn, en) in RULES {
+        out.push_str(&format!("| `{fragment}` | {cn} | {en} |\n"));
     }
     out.push_str(
         "\n## 网关状态 / Gateway statuses (kind `api`)\n\n\
@@ -421,6 +706,85 @@ mod tests {
         // A not_sent and an unknown transport failure must not get the same advice.
         assert_ne!(of(&errors[2]), of(&errors[3]));
         assert_ne!(of(&errors[4]), of(&errors[5]));
+    }
+
+    #[test]
+    fn invalid_argument_and_config_hints_name_the_field_and_the_rule() {
+        let hint = of(&Error::invalid_at(
+            "refundInfo.tid",
+            "refundInfo.tid must not be empty",
+        ));
+        assert_eq!(
+            hint,
+            "请求不符合接口文档：字段 refundInfo.tid 不能为空字符串。请求没有发出，修改后可以放心再发。"
+        );
+        let hint = of(&Error::invalid_at(
+            "detailMapList[0].remark",
+            "detailMapList[0].remark is 300 characters long, at most 255 (UTF-16 units)",
+        ));
+        assert!(
+            hint.contains("detailMapList[0].remark")
+                && hint.contains("现有 300 个字符，最多 255 个"),
+            "{hint}"
+        );
+        let hint = of(&Error::invalid_at(
+            "detailMapList[0].stockin_num",
+            "detailMapList[0].stockin_num must be a number, not string",
+        ));
+        assert!(hint.contains("stockin_num 必须是数字"), "{hint}");
+        let hint = of(&Error::invalid_at(
+            "args[0].end_time",
+            "args[0].start_time to args[0].end_time spans 45 calendar days, at most 30",
+        ));
+        assert!(hint.contains("跨 45 个自然日，最多 30 个"), "{hint}");
+        // A misspelt key: the nearest known key, and never an internal one in the list.
+        let hint = of(&Error::config_at(
+            "sdi",
+            format_args!(
+                "unknown key \"sdi\", expected {}",
+                crate::config::KEYS.join(", ")
+            ),
+        ));
+        assert!(
+            hint.starts_with("配置有误：配置项 sdi 不是可用的键"),
+            "{hint}"
+        );
+        assert!(hint.contains("是不是 sid？"), "{hint}");
+        assert!(!hint.contains("test_hooks"), "{hint}");
+        let hint = of(&Error::config_at(
+            "timeout",
+            format_args!(
+                "unknown key \"timeout\", expected {}",
+                crate::config::KEYS.join(", ")
+            ),
+        ));
+        assert!(!hint.contains("是不是"), "nothing is near enough: {hint}");
+        let hint = of(&Error::config_at(
+            "appsecret",
+            "appsecret must be \"secret:salt\" with both parts non-empty",
+        ));
+        assert!(hint.contains("appsecret 格式必须是 secret:salt"), "{hint}");
+        // Every rule's placeholders are filled when the message gives the numbers.
+        for (fragment, cn, en) in RULES {
+            let message = format!("x {fragment} 1 2 3");
+            let (c, e) = rule_of(Some("x"), &message).unwrap();
+            assert!(
+                !c.contains("{0}") && !c.contains("{1}"),
+                "{fragment}: {c} ({cn})"
+            );
+            assert!(
+                !e.contains("{0}") && !e.contains("{1}"),
+                "{fragment}: {e} ({en})"
+            );
+        }
+        assert_eq!(
+            nearest_key("appkye", "unknown key, expected sid, appkey, appsecret").as_deref(),
+            Some("appkey")
+        );
+        assert_eq!(
+            nearest_key("URL", "unknown key, expected sid, url").as_deref(),
+            Some("url")
+        );
     }
 
     #[test]

@@ -490,3 +490,195 @@ fn no_source_file_cites_a_document_outside_the_repository() {
         found.join("\n")
     );
 }
+
+/// Every Markdown file a new user copies examples from: the repository's, the bindings', and
+/// the release archive's own README and INSTALL.md.
+fn example_documents() -> Vec<String> {
+    let mut docs = documents();
+    for d in [
+        "bindings/php/README.md",
+        "bindings/csharp/README.md",
+        "bindings/cpp/README.md",
+        "packaging/INSTALL.md",
+        "packaging/README.archive.md",
+        "packaging/README.md",
+        "mock/README.md",
+    ] {
+        docs.push(d.to_owned());
+    }
+    docs
+}
+
+/// The fenced code blocks of a Markdown text, with the line each starts on.
+fn code_blocks(text: &str) -> Vec<(usize, String)> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            match current.take() {
+                Some(block) => blocks.push(block),
+                None => current = Some((n + 1, String::new())),
+            }
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    blocks
+}
+
+/// A first try must reach the bundled double, never the vendor's test gateway or any other
+/// machine: no example sets `env` to `test`, and every URL in a code block is on 127.0.0.1.
+#[test]
+fn example_configs_stay_on_the_machine() {
+    let mut found = Vec::new();
+    for doc in example_documents() {
+        for (line, block) in code_blocks(&read(&doc)) {
+            let squeezed: String = block.chars().filter(|c| !c.is_whitespace()).collect();
+            for pattern in [
+                r#""env":"test""#,
+                r#"\"env\":\"test\""#,
+                "'env'=>'test'",
+                r#"env":"test"#,
+            ] {
+                if squeezed.contains(pattern) {
+                    found.push(format!("{doc}:{line}: env test"));
+                }
+            }
+            for scheme in ["http://", "https://"] {
+                for (i, _) in block.match_indices(scheme) {
+                    let host: String = block[i + scheme.len()..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+                        .collect();
+                    // A scheme alone ("must start with http://") names no machine.
+                    if !host.is_empty() && host != "127.0.0.1" {
+                        found.push(format!("{doc}:{line}: {scheme}{host}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "examples that leave the machine:\n{}",
+        found.join("\n")
+    );
+}
+
+/// One recipe everywhere: `wdt mock` listens on 9876, `wdt doctor` prints the double's config,
+/// and the docs a first-hour user reads name that same address and config.
+#[test]
+fn one_double_recipe_everywhere() {
+    const URL: &str = "http://127.0.0.1:9876/openapi";
+    let main = read("cli/src/main.rs");
+    assert!(
+        main.contains("pub const MOCK_PORT: u16 = 9876;"),
+        "wdt mock's default port moved: update the docs and this test"
+    );
+    let config = read("cli/src/config.rs");
+    let template = config
+        .split("pub const TEMPLATE: &str = r#\"")
+        .nth(1)
+        .and_then(|rest| rest.split("\"#;").next())
+        .expect("cli/src/config.rs defines TEMPLATE");
+    assert!(template.contains(URL), "{template}");
+    let v: serde_json::Value = serde_json::from_str(template).expect("TEMPLATE is JSON");
+    assert_eq!(v["sid"], "wdtapi3");
+    assert!(
+        read("bindings/c/example.c").contains(&format!("#define DOUBLE_URL \"{URL}\"")),
+        "example.c's default is the double's address"
+    );
+    for doc in ["docs/cli.md", "packaging/README.archive.md"] {
+        assert!(
+            read(doc).contains(template),
+            "{doc} must show wdt doctor's template verbatim"
+        );
+    }
+    for doc in [
+        "README.md",
+        "docs/cli.md",
+        "docs/install.md",
+        "bindings/c/README.md",
+        "bindings/php/README.md",
+        "bindings/csharp/README.md",
+        "bindings/cpp/README.md",
+        "packaging/INSTALL.md",
+        "packaging/README.archive.md",
+    ] {
+        assert!(read(doc).contains(URL), "{doc} does not name {URL}");
+    }
+    // The archive's README is proven by scripts/test-dist.sh; the repository's README carries
+    // the same C program, so that run proves both.
+    let c_block = |doc: &str| {
+        let text = read(doc);
+        let start = text.find("```c\n").expect("a C example") + 5;
+        let len = text[start..].find("```").expect("closed");
+        text[start..start + len].to_owned()
+    };
+    assert_eq!(
+        c_block("README.md"),
+        c_block("packaging/README.archive.md"),
+        "README.md and packaging/README.archive.md must carry the same C example"
+    );
+}
+
+/// scripts/test-dist.sh runs the blocks marked `<!-- test-dist: … -->`; a marker must sit right
+/// above a code fence, and each quick start must have its runs, or the test would run nothing.
+#[test]
+fn quick_starts_are_marked_for_the_archive_test() {
+    for (doc, min_runs) in [
+        ("packaging/README.archive.md", 3),
+        ("bindings/c/README.md", 1),
+        ("bindings/php/README.md", 3),
+    ] {
+        let text = read(doc);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut runs = 0;
+        for (n, line) in lines.iter().enumerate() {
+            if let Some(rest) = line.strip_prefix("<!-- test-dist: ") {
+                assert!(
+                    rest.starts_with("run") || rest.starts_with("file "),
+                    "{doc}:{}: unknown marker {line}",
+                    n + 1
+                );
+                assert!(
+                    lines.get(n + 1).is_some_and(|l| l.starts_with("```")),
+                    "{doc}:{}: a marker must be right above a code fence",
+                    n + 1
+                );
+                runs += usize::from(rest.starts_with("run"));
+            }
+        }
+        assert!(
+            runs >= min_runs,
+            "{doc}: {runs} run blocks, want {min_runs}"
+        );
+    }
+}
+
+/// At the workspace root a bare `cargo build --release` builds only the library: a document
+/// that promises `wdt` or `wdt-mock` from it sends its reader to a missing program (found by
+/// following docs/install.md from a fresh clone).
+#[test]
+fn cargo_build_lines_build_what_they_promise() {
+    let mut found = Vec::new();
+    for doc in example_documents() {
+        for (n, line) in read(&doc).lines().enumerate() {
+            if line.contains("cargo build")
+                && (line.contains("wdt-mock")
+                    || line.contains("target/release/wdt ")
+                    || line.contains("、wdt"))
+                && !line.contains("--workspace")
+                && !line.contains("-p ")
+            {
+                found.push(format!("{doc}:{}: {line}", n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "cargo build lines that do not build the programs they name:\n{}",
+        found.join("\n")
+    );
+}

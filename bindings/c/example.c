@@ -4,7 +4,9 @@
  *
  *   Linux:   gcc example.c -I include -L target/release -lwdt \
  *                -Wl,-rpath,"$PWD/target/release" -o example
- *   Run:     ./example http://127.0.0.1:PORT/openapi [sid appkey appsecret]
+ *   Run:     ./example [GATEWAY_URL [sid appkey appsecret]]
+ *            (default: the gateway double of `wdt mock` / `wdt-mock --port 9876`,
+ *            http://127.0.0.1:9876/openapi, with its test account)
  *
  * Ownership - the whole memory contract of libwdt:
  *   - Every char * the library returns (a response envelope, *error_json) is
@@ -71,9 +73,13 @@ static char *build_config(const char *url, const char *sid, const char *appkey, 
     return config;
 }
 
+/* The gateway double's fixed address: every example config of the docs points here. */
+#define DOUBLE_URL "http://127.0.0.1:9876/openapi"
+
 int main(int argc, char **argv)
 {
     /* The documented test credentials; appsecret is "secret:salt". */
+    const char *url = argc > 1 ? argv[1] : DOUBLE_URL;
     const char *sid = argc > 2 ? argv[2] : "wdtapi3";
     const char *appkey = argc > 3 ? argv[3] : "wdt_test";
     const char *appsecret = argc > 4 ? argv[4] : "testsecret:testsalt";
@@ -83,24 +89,25 @@ int main(int argc, char **argv)
     char *envelope;
     int accepted;
 
-    if (argc < 2 || argc > 5) {
-        fprintf(stderr, "usage: %s GATEWAY_URL [sid appkey appsecret]\n"
-                        "  e.g. %s http://127.0.0.1:8080/openapi\n", argv[0], argv[0]);
+    if (argc > 5 || argc == 3 || argc == 4) {
+        fprintf(stderr, "usage: %s [GATEWAY_URL [sid appkey appsecret]]\n"
+                        "  default: %s (the gateway double: wdt mock, or wdt-mock --port 9876)\n",
+                argv[0], DOUBLE_URL);
         return 2;
     }
-    if (!plain_json_text(argv[1]) || !plain_json_text(sid) || !plain_json_text(appkey) ||
+    if (!plain_json_text(url) || !plain_json_text(sid) || !plain_json_text(appkey) ||
         !plain_json_text(appsecret)) {
         fprintf(stderr, "arguments must not contain quotes, backslashes or control characters\n");
         return 2;
     }
-    config = build_config(argv[1], sid, appkey, appsecret);
+    config = build_config(url, sid, appkey, appsecret);
     if (config == NULL) {
         fprintf(stderr, "out of memory\n");
         return 2;
     }
 
     printf("libwdt %s\n", wdt_version()); /* static text: not freed */
-    printf("gateway: %s\n\n", argv[1]);
+    printf("gateway: %s\n\n", url);
 
     /* On failure the client is NULL and error_json holds an envelope such as
      * {"ok":false,"error":{"kind":"config","field":"sid","message":"..."}}. */

@@ -5,8 +5,10 @@
 #   WDT_LIB   the library   (default: $WDT_ROOT/target/release/libwdt.so)
 #   WDT_MOCK  the double    (default: $WDT_ROOT/target/release/wdt-mock)
 #   PHP       php binary    (default: php)
+#   PHP_FPM   php-fpm       (default: the newest /usr/sbin/php-fpm*; tests/fpm_test.php)
+#   CGI_FCGI  cgi-fcgi      (default: on PATH; Debian's libfcgi-bin)
 #
-# Never skips: a missing php, FFI, library or double is a failure. The last line is
+# Never skips: a missing php, FFI, php-fpm, cgi-fcgi, library or double is a failure. The last line is
 # "N passed, M failed", the sum over every test script; a script that dies without printing its
 # own count (a fatal error, a segfault) counts as one failure.
 set -u
@@ -38,7 +40,7 @@ start_mock || fail_setup "the gateway double did not start"
 passed=0
 failed=0
 # The shared fixtures first, against a double that nothing else has touched yet.
-for name in cases client header sapi concurrency memory convention compat outbox; do
+for name in cases client header sapi fpm concurrency memory convention compat outbox; do
   script="$here/tests/${name}_test.php"
   echo "== $name"
   out=$("$PHP" -d ffi.enable=1 -d zend.assertions=1 "$script" 2>&1)

@@ -9,6 +9,11 @@ use crate::output;
 
 pub const DEFAULT_FILE: &str = "wdt.json";
 
+/// The config of the bundled gateway double as `wdt mock` serves it (its built-in account on
+/// its fixed port): the first `wdt.json` of every example in the docs, and what `wdt doctor`
+/// prints when there is no config at all. Nothing in it leaves the machine.
+pub const TEMPLATE: &str = r#"{"sid":"wdtapi3","appkey":"wdt_test","appsecret":"testsecret:testsalt","url":"http://127.0.0.1:9876/openapi"}"#;
+
 /// Environment variable → config key.
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("WDT_SID", "sid"),

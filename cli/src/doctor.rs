@@ -33,6 +33,11 @@ impl Report {
         println!("[注意 warn] {name}: {detail}");
     }
 
+    /// A check that could not run: neither passed nor failed, and said so.
+    fn skip(&mut self, name: &str, detail: &str) {
+        println!("[跳过 skip] {name}: {detail}");
+    }
+
     fn fail(&mut self, name: &str, detail: &str, code: u8) {
         println!("[失败 FAIL] {name}: {detail}");
         if self.code == EXIT_OK {
@@ -63,6 +68,18 @@ pub fn run(explicit_config: Option<&str>) -> u8 {
             return finish(r);
         }
     };
+    if loaded.file.is_none() && loaded.from_env.is_empty() {
+        r.fail(
+            name,
+            &format!(
+                "没有 {f}，也没有 WDT_* 环境变量 / no {f} and no WDT_* variables",
+                f = config::DEFAULT_FILE
+            ),
+            EXIT_CONFIG,
+        );
+        print_template();
+        return finish(r);
+    }
     let mut source = match &loaded.file {
         Some(f) => f.clone(),
         None => format!(
@@ -77,12 +94,20 @@ pub fn run(explicit_config: Option<&str>) -> u8 {
     let client = match wdt::client_from_json(&loaded.json) {
         Ok(c) => c,
         Err(envelope) => {
-            let v: Value = serde_json::from_str(&envelope).unwrap_or(Value::Null);
-            r.fail(
-                name,
-                &format!("{source}: {}", v["error"]["message"].as_str().unwrap_or("")),
-                EXIT_CONFIG,
-            );
+            let mut v: Value = serde_json::from_str(&envelope).unwrap_or(Value::Null);
+            // The library lists its internal keys (test_hooks) among the expected ones; a
+            // person setting up a till must never be pointed at them.
+            let message = public_message(v["error"]["message"].as_str().unwrap_or(""));
+            v["error"]["message"] = Value::from(message.as_str());
+            r.fail(name, &format!("{source}: {message}"), EXIT_CONFIG);
+            if let Some(near) = v["error"]["hint"]
+                .as_str()
+                .and_then(|h| h.split_once("是不是 "))
+                .and_then(|(_, rest)| rest.split_once('？'))
+                .map(|(key, _)| key.to_owned())
+            {
+                println!("    是不是 / did you mean: {near}");
+            }
             indent(&output::describe_error(&v["error"]));
             return finish(r);
         }
@@ -162,8 +187,14 @@ pub fn run(explicit_config: Option<&str>) -> u8 {
         let (cn, en) = meaning(error);
         println!("    含义：{cn}");
         println!("    meaning: {en}");
-        indent(&output::describe_error(error));
+        // The probe is a query: whatever became of it, nothing was created, so none of the
+        // quick return's "query before resending" advice applies.
+        indent(&output::describe_probe_error(error));
+        println!("    探测只是一次查询，不会建单；修正后直接再运行 wdt doctor。");
+        println!("    the probe is a query and creates nothing; run wdt doctor again once fixed.");
     }
+    // The clock offset is learned from a gateway's answer; with none there is nothing to say.
+    let answered = envelope["ok"] == Value::Bool(true) || error["kind"] == "api";
 
     // 4. The clock, as the gateway's Date header taught it.
     let name = "时钟 / clock";
@@ -173,7 +204,12 @@ pub fn run(explicit_config: Option<&str>) -> u8 {
     } else {
         ("快", "ahead of")
     };
-    if offset == 0 {
+    if !answered {
+        r.skip(
+            name,
+            "网关没有应答，无法比对时钟 / not checked: no gateway answered",
+        );
+    } else if offset == 0 {
         r.pass(
             name,
             "与网关时间一致（误差 2 秒内）/ within 2 s of the gateway",
@@ -219,6 +255,27 @@ fn finish(r: Report) -> u8 {
         );
     }
     r.code
+}
+
+/// What `wdt doctor` prints when there is no config at all: the double's config and how to
+/// start the double, then what to change for a real account.
+fn print_template() {
+    println!("    先在自带的网关替身上试 / try it on the bundled gateway double first:");
+    println!("      wdt mock &");
+    println!(
+        "    把下面一行存为 {f} / save this line as {f}:",
+        f = config::DEFAULT_FILE
+    );
+    println!("      {}", config::TEMPLATE);
+    println!("    然后再运行 wdt doctor。接真实网关时换成自己的 sid、appkey、appsecret（secret:salt），并删掉 url（默认正式网关）。");
+    println!("    then run wdt doctor again. For the real gateway put in your own sid, appkey and appsecret (secret:salt) and drop url (production by default).");
+}
+
+/// A library message with the internal keys taken out of its list of expected keys.
+fn public_message(message: &str) -> String {
+    message
+        .replace(", test_hooks", "")
+        .replace("test_hooks, ", "")
 }
 
 fn indent(text: &str) {

@@ -19,7 +19,8 @@ wdt: 旺店通旗舰版 open API from the command line (libwdt)
   wdt [--config FILE] [--json] call METHOD [ARGS.json|-] [--page-size N] [--page-no N] [--no-total]
   wdt [--config FILE] [--json] smart-refund REQUEST.json|-
   wdt [--config FILE] doctor
-  wdt mock [wdt-mock options]        启动网关替身 / start the gateway double (wdt mock --help)
+  wdt mock [wdt-mock options]        启动网关替身，默认端口 9876 / start the gateway double on
+                                     port 9876 unless --port N (wdt mock --help)
   wdt --version | --help
 
   --config FILE   配置文件，默认当前目录的 wdt.json / config file, default ./wdt.json
@@ -215,16 +216,37 @@ fn read_input(source: &str) -> Result<String, String> {
     std::fs::read_to_string(source).map_err(|e| format!("cannot read {source}: {e}"))
 }
 
-/// `wdt mock`: the gateway double, exactly as the `wdt-mock` binary runs it.
+/// The port `wdt mock` listens on unless told otherwise: every example config in the docs
+/// (and `wdt doctor`'s template) points at http://127.0.0.1:9876/openapi, so the double and the
+/// examples meet without anyone copying a port by hand.
+pub const MOCK_PORT: u16 = 9876;
+
+/// `wdt mock`: the gateway double, as the `wdt-mock` binary runs it, but on [`MOCK_PORT`] when
+/// neither `--port` nor a `--config` file with a port says otherwise (`--port 0`: any free one).
 fn mock(args: Vec<String>) -> u8 {
     use std::io::Write;
     use wdt_mock::options::{self, Command};
-    let opts = match options::parse(args) {
+    let port_given = mock_port_given(&args);
+    let parsed = options::parse(args).map(|c| match c {
+        Command::Run(mut o) => {
+            if !port_given {
+                o.port = MOCK_PORT;
+            }
+            Command::Run(o)
+        }
+        help => help,
+    });
+    let opts = match parsed {
         Ok(Command::Run(o)) => o,
         Ok(Command::Help) => {
             print!(
                 "{}",
-                options::USAGE.replace("wdt-mock [options]", "wdt mock [options]")
+                options::USAGE
+                    .replace("wdt-mock [options]", "wdt mock [options]")
+                    .replace(
+                        "port, 0 = the OS picks (default 0)",
+                        "port, 0 = the OS picks (default 9876 for wdt mock)",
+                    )
             );
             return 0;
         }
@@ -237,6 +259,12 @@ fn mock(args: Vec<String>) -> u8 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wdt mock: {e}");
+            if !port_given {
+                eprintln!(
+                    "wdt mock: 端口 {MOCK_PORT} 已被占用？可能另一个 wdt mock 已在运行；用 --port N 换一个端口（--port 0 由系统分配）\n\
+                     wdt mock: port {MOCK_PORT} in use? Another wdt mock may be running; --port N picks another (--port 0: any free port)"
+                );
+            }
             return output::EXIT_USAGE;
         }
     };
@@ -251,4 +279,33 @@ fn mock(args: Vec<String>) -> u8 {
     drop(out);
     server.run();
     0
+}
+
+/// Whether `wdt mock`'s arguments choose a port: `--port N`, `--port=N`, or a `--config` file
+/// with a `port` key (the double's own config format).
+fn mock_port_given(args: &[String]) -> bool {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        match name {
+            "--port" => return true,
+            "--config" => {
+                let Some(path) = inline.or_else(|| it.next().cloned()) else {
+                    continue;
+                };
+                let has_port = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                    .is_some_and(|v| v.get("port").is_some());
+                if has_port {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }

@@ -125,6 +125,25 @@ pub fn describe_error(error: &Value) -> String {
     cn + &en
 }
 
+/// A failed `wdt doctor` probe: what [`describe_error`] says, without the delivery line and
+/// the resend advice, which are about quick returns and mean nothing for a query. The hint
+/// stays for gateway answers (it is the vendor's remedy for the status).
+pub fn describe_probe_error(error: &Value) -> String {
+    let mut probe = error.clone();
+    if let Some(map) = probe.as_object_mut() {
+        map.remove("delivery");
+        map.remove("attempts");
+        if error["kind"] != "api" {
+            map.remove("hint");
+        }
+    }
+    describe_error(&probe)
+        .lines()
+        .filter(|l| !l.starts_with("  送达：") && !l.starts_with("  delivery: "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 fn kind_names(kind: &str) -> (&'static str, &'static str) {
     match kind {
         "api" => ("网关拒绝了请求", "the gateway rejected the request"),

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wdt");
 const SECRET: &str = "testsecret";
+/// `wdt doctor`'s config of the bundled double, printed when there is no config at all.
+const TEMPLATE: &str = r#"{"sid":"wdtapi3","appkey":"wdt_test","appsecret":"testsecret:testsalt","url":"http://127.0.0.1:9876/openapi"}"#;
 const GOOD_REFUND: &str = r#"{"refundInfo":{"tid":"pos-6776312","return_warehouse_no":"pos","remark":"cli"},"detailMapList":[{"spec_no":"RRWDMS018040S","stockin_num":1,"remark":"POS 退货测试"}],"createPreStockin":false}"#;
 
 struct Mock {
@@ -134,10 +136,12 @@ fn wdt(dir: &PathBuf, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) 
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     // The secret half of appsecret never leaves the library, whatever the command printed
-    // (`wdt mock --help` names the double's own well-known test account, which is no secret).
+    // (`wdt mock --help` and doctor's config template name the double's own well-known test
+    // account, which is no secret; anything else printing it is a leak).
+    let printed = out.all().replace(TEMPLATE, "");
     assert!(
         args.first() == Some(&"mock")
-            || !out.all().contains(SECRET) && !out.all().contains("wrongsecret"),
+            || !printed.contains(SECRET) && !printed.contains("wrongsecret"),
         "secret echoed: {}",
         out.all()
     );
@@ -614,8 +618,48 @@ fn doctor_reports() {
     assert_eq!(unreachable.code, 5, "{}", unreachable.all());
     assert!(unreachable.stdout.contains("连不上网关"));
 
+    // The clock is learned from a gateway's answer: with none it is skipped, not "within 2 s".
+    // The probe is a query, so no quick-return resend advice either.
+    assert!(
+        unreachable.stdout.contains("[跳过 skip] 时钟 / clock"),
+        "{}",
+        unreachable.stdout
+    );
+    assert!(!unreachable.stdout.contains("误差 2 秒内"));
+    assert!(
+        !unreachable.stdout.contains("重发") && !unreachable.stdout.contains("resend"),
+        "{}",
+        unreachable.stdout
+    );
+    assert!(unreachable.stdout.contains("探测只是一次查询"));
+
+    // No config at all: the double's config, ready to save, and how to start the double.
     let no_config = wdt(&workdir(None), &["doctor"], &[], None);
     assert_eq!(no_config.code, 3, "{}", no_config.all());
+    assert!(no_config.stdout.contains(TEMPLATE), "{}", no_config.stdout);
+    assert!(
+        no_config.stdout.contains("wdt mock &"),
+        "{}",
+        no_config.stdout
+    );
+    assert!(
+        !no_config.stdout.contains("sid is required"),
+        "{}",
+        no_config.stdout
+    );
+
+    // A misspelt key: the nearest key, and never the internal test_hooks.
+    let mut typo = config(&mock.url);
+    typo["sdi"] = typo["sid"].take();
+    typo.as_object_mut().unwrap().remove("sid");
+    let misspelt = wdt(&workdir(Some(typo)), &["doctor"], &[], None);
+    assert_eq!(misspelt.code, 3, "{}", misspelt.all());
+    assert!(
+        misspelt.stdout.contains("did you mean: sid"),
+        "{}",
+        misspelt.stdout
+    );
+    assert!(!misspelt.all().contains("test_hooks"), "{}", misspelt.all());
 
     // For the report: the four outputs the issue asks to see.
     for (name, out) in [
@@ -623,10 +667,79 @@ fn doctor_reports() {
         ("wrong secret", &wrong_secret),
         ("wrong environment", &wrong_env),
         ("skewed clock", &skewed),
+        ("unreachable", &unreachable),
+        ("no config", &no_config),
+        ("misspelt key", &misspelt),
     ] {
         println!(
             "--- wdt doctor, {name} (exit {}):\n{}",
             out.code, out.stdout
         );
     }
+}
+
+#[test]
+fn mock_defaults_to_the_port_of_the_docs() {
+    // Every example config points at 127.0.0.1:9876: `wdt mock` without --port must serve there,
+    // or say that the port is taken and how to choose another; never quietly pick a port no
+    // example knows.
+
+    // Taken by this test: refused, with the way out. (If something else holds the port, it may
+    // let go before wdt mock binds; then serving on 9876 is right too, and nothing may hang.)
+    let held = TcpListener::bind("127.0.0.1:9876");
+    let mut child = Command::new(BIN)
+        .args(["mock", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wdt mock");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.is_empty() {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("9876") && err.contains("--port 0"), "{err}");
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            held.is_err(),
+            "wdt mock served on a port this test held: {line}"
+        );
+        assert_eq!(
+            line.trim(),
+            "wdt-mock listening on http://127.0.0.1:9876/openapi"
+        );
+    }
+    drop(held);
+
+    // Free: in a private network namespace (unshare -rn) the port is free whatever else runs
+    // here, so the answer does not depend on other tests or sessions.
+    let private = Command::new("unshare")
+        .args(["-rn", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !private {
+        println!("unshare -rn is not available: the free-port case was not run");
+        return;
+    }
+    let mut child = Command::new("unshare")
+        .args(["-rn", BIN, "mock", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start wdt mock");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        line.trim(),
+        "wdt-mock listening on http://127.0.0.1:9876/openapi"
+    );
 }
