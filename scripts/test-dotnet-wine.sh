@@ -86,7 +86,7 @@ check() {
   out=$("$@" 2>&1)
   rc=$?
   if [ $rc -eq 0 ]; then ok "$name"; else bad "$name (exit $rc)"; fi
-  printf '%s\n' "$out" | tail -n 40 | sed 's/^/      | /'
+  [ -z "$out" ] || printf '%s\n' "$out" | tail -n 40 | sed 's/^/      | /'
 }
 winpath() { local p; p=$(readlink -f "$1"); printf 'Z:%s' "${p//\//\\}"; }
 
@@ -209,6 +209,9 @@ check "x86 wdt.dll of the package: every export cdecl (plain ret, no @N)" x86_cd
 
 # ---------------------------------------------------------------- 2. runtimes and Wine prefixes (cached)
 mkdir -p "$CACHE"
+# Two runs on one machine share the cache: one of them unpacks and boots, the other waits.
+exec 8>"$CACHE/.lock"
+flock -w 900 8 || { bad "another run has held $CACHE/.lock for 15 minutes"; finish; }
 fetch_runtime() { # name@version sha256 dir
   local spec=$1 sum=$2 dir="$CACHE/$3" tgz
   [ -f "$dir/.complete" ] && return 0
@@ -246,6 +249,7 @@ make_prefix() { # dir x64|x86
 check "Wine prefix for x64 (wine64) in \$WDT_CROSS_CACHE/dotnet-win/prefix64" make_prefix "$P64" x64
 check "Wine prefix for x86 (private 32-bit Wine) in \$WDT_CROSS_CACHE/dotnet-win/prefix32" make_prefix "$P32" x86
 echo "     runtimes and prefixes ready in $((SECONDS - t0)) s"
+flock -u 8 && exec 8>&-
 [ "$failed" -eq 0 ] || finish
 
 # ---------------------------------------------------------------- 3. restore + build with the SDK
