@@ -76,6 +76,11 @@ major=${version%%.*}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 DIST="$ROOT/dist"
 mkdir -p "$DIST" "$ROOT/target"
+# One run at a time per tree: two runs writing dist/ at once leave archives of mixed builds.
+# scripts/nuget.sh, run from here, sees WDT_DIST_LOCK_HELD and does not take the lock again.
+exec 9>"$ROOT/target/dist.lock"
+flock -n 9 || die "another scripts/dist.sh (or scripts/nuget.sh) is writing dist/ in this tree (lock: target/dist.lock); wait for it to finish"
+export WDT_DIST_LOCK_HELD=1
 # A staging directory of this run only (two runs at once must not share one); kept, with the
 # build logs, when the run fails.
 STAGE=$(mktemp -d "$ROOT/target/dist-stage.XXXXXX")
@@ -351,7 +356,11 @@ if [ $windows = 1 ]; then
   done
   # The NuGet package is made from the Windows archives (and the Linux x86_64 one) by the C#
   # packaging script, when the tree has it.
-  if [ -f scripts/nuget.sh ]; then
+  if [ -f scripts/nuget.sh ] && [ $linux = 0 ] && [ ! -f "$DIST/libwdt-$version-linux-x86_64.tar.gz" ]; then
+    # The package also carries runtimes/linux-x64 (Mono on Linux), taken from that archive.
+    log "NuGet package NOT made: it needs dist/libwdt-$version-linux-x86_64.tar.gz, which --no-linux does not build;"
+    log "  make it with: WDT_LINUX_ARCHES=x86_64 bash scripts/dist.sh && bash scripts/nuget.sh"
+  elif [ -f scripts/nuget.sh ]; then
     log "scripts/nuget.sh (NuGet package from the release archives)"
     WDT_DIST="$DIST" bash scripts/nuget.sh || die "scripts/nuget.sh failed"
     phase "NuGet"

@@ -4,7 +4,8 @@
 #   bash scripts/nuget.sh        # dist/Wangdiantong.Wdt.<version>.nupkg
 #
 # Needs (made by scripts/dist.sh --windows, with the Linux archive of the same version):
-#   dist/libwdt-<v>-windows-x86.zip, dist/libwdt-<v>-windows-x64.zip, dist/libwdt-<v>-linux-x86_64.tar.gz
+#   dist/libwdt-<v>-windows-x86.zip, dist/libwdt-<v>-windows-x64.zip  (dist.sh --windows --no-linux)
+#   dist/libwdt-<v>-linux-x86_64.tar.gz  (dist.sh, or WDT_LINUX_ARCHES=x86_64 dist.sh for just it)
 # and mono-mcs + mono-devel (reference assemblies) for the managed builds.
 #
 # Package layout (every path is checked by scripts/test-nuget.sh):
@@ -39,9 +40,16 @@ for t in zip unzip tar mcs; do command -v "$t" >/dev/null || die "$t is missing 
 x86_zip="$DIST/libwdt-$version-windows-x86.zip"
 x64_zip="$DIST/libwdt-$version-windows-x64.zip"
 linux_tgz="$DIST/libwdt-$version-linux-x86_64.tar.gz"
-for f in "$x86_zip" "$x64_zip" "$linux_tgz"; do
-  [ -f "$f" ] || die "missing $f (bash scripts/dist.sh --windows builds it)"
+for f in "$x86_zip" "$x64_zip"; do
+  [ -f "$f" ] || die "missing ${f#"$ROOT"/} (bash scripts/cross/setup.sh --no-wine && bash scripts/dist.sh --windows --no-linux builds it)"
 done
+[ -f "$linux_tgz" ] || die "missing ${linux_tgz#"$ROOT"/}, whose libwdt.so the package carries as runtimes/linux-x64 (WDT_LINUX_ARCHES=x86_64 bash scripts/dist.sh builds it; bash scripts/dist.sh --windows builds it and every other archive)"
+# Not while scripts/dist.sh rewrites dist/ (it runs this script itself, holding the lock).
+if [ -z "${WDT_DIST_LOCK_HELD:-}" ]; then
+  mkdir -p "$ROOT/target"
+  exec 9>"$ROOT/target/dist.lock"
+  flock -n 9 || die "scripts/dist.sh is writing dist/ in this tree (lock: target/dist.lock); wait for it to finish"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/wdt-nuget.XXXXXX")
 trap 'rm -rf "$work"' EXIT

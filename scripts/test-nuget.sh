@@ -21,8 +21,9 @@
 # 7. Compiles the WinForms sample against the installed assembly (mcs + Mono's WinForms).
 # 8. Runs the C# binding's whole test suite against the installed assembly and native library.
 #
-# What cannot run here: the .NET Framework CLR and Windows' loader. Steps 5 to 8 run the same
-# assemblies on Mono/Linux; the loader's choice of x86\ or x64\ is unit-tested in the suite.
+# Steps 5 to 8 run the assemblies on Mono/Linux; scripts/test-dotnet-wine.sh (the next CI step)
+# runs the suite from this package on Windows .NET under Wine, x64 and x86, in both layouts, and
+# checks cdecl and UTF-8 in the metadata. Neither runs the .NET Framework CLR itself.
 # Env: WDT_MOCK (default target/release/wdt-mock), WDT_DIST (default dist), WDT_KEEP=1 keeps the
 # temporary directory. Last line: "N passed, M failed"; non-zero exit when anything failed.
 set -uo pipefail

@@ -47,6 +47,7 @@ step dist-linux bash -c 'bash scripts/cross/setup.sh --no-wine && bash scripts/d
 if [ "${WDT_WINDOWS:-0}" = 1 ]; then
   step dist-windows bash -c 'bash scripts/cross/setup.sh && bash scripts/dist.sh --windows --no-linux && bash scripts/test-dist.sh --windows --no-linux'
   step nuget bash scripts/test-nuget.sh
+  step dotnet-wine bash scripts/test-dotnet-wine.sh
 fi
 
 # Sum the per-suite counts: cargo's "test result: ok. N passed; M failed" and the bindings'
