@@ -22,13 +22,22 @@ pub struct Claimed {
     pub marked: bool,
 }
 
+const EXPIRED_SQL: &str =
+    "SELECT seq, lease_until_ms FROM entries WHERE in_flight = 1 AND lease_until_ms <= ?1";
+const CLAIM_SQL: &str = "SELECT seq, state, body, method, tid, marker, first_attempt_ms FROM entries
+             WHERE seq > ?1
+               AND (state = 'pending' OR (state = 'in_doubt' AND settle_at_ms <= ?2))
+               AND (lease_until_ms IS NULL OR lease_until_ms <= ?2)
+             ORDER BY seq LIMIT 1";
+
+#[cfg(test)]
+const PER_ENTRY_SQL: &[&str] = &[EXPIRED_SQL, CLAIM_SQL];
+
 /// Expired leases of entries whose attempt never recorded an answer: the request may have
 /// reached the gateway, so they become `in_doubt`, and the settle delay counts from the lease's
 /// end (the attempt ended by then, since a lease outlasts the client's timeout).
 fn expire_in_flight(tx: &Connection, now: i64, settle_ms: u64) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT seq, lease_until_ms FROM entries WHERE in_flight = 1 AND lease_until_ms <= ?1",
-    )?;
+    let mut stmt = tx.prepare_cached(EXPIRED_SQL)?;
     let stale: Vec<(i64, i64)> = stmt
         .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -63,11 +72,7 @@ pub fn claim_next(
     expire_in_flight(&tx, now, settle_ms)?;
     let found = tx
         .query_row(
-            "SELECT seq, state, body, method, tid, marker, first_attempt_ms FROM entries
-             WHERE seq > ?1
-               AND (state = 'pending' OR (state = 'in_doubt' AND settle_at_ms <= ?2))
-               AND (lease_until_ms IS NULL OR lease_until_ms <= ?2)
-             ORDER BY seq LIMIT 1",
+            CLAIM_SQL,
             params![after_seq, now],
             |r| {
                 Ok(Claimed {
@@ -247,4 +252,38 @@ pub fn record(
     }
     super::store::add_history(&tx, seq, now, &event)?;
     tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queries a flush runs once per entry must be index lookups: a scan of the table per
+    /// entry makes a flush quadratic in the backlog (10,000 offline returns).
+    #[test]
+    fn the_per_entry_queries_use_indexes() {
+        let dir = std::env::temp_dir().join(format!("wdt-lease-plan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = super::super::store::open(&dir.join("o.db").to_string_lossy()).unwrap();
+        for sql in PER_ENTRY_SQL {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let n = stmt.parameter_count();
+            let args: Vec<i64> = vec![0; n];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            for step in &plan {
+                assert!(
+                    !(step.starts_with("SCAN") && !step.contains("INDEX")),
+                    "{sql}\n{plan:?}"
+                );
+                // A rowid range from the cursor is fine only when the filter is an index's.
+                assert!(!step.contains("USING INTEGER PRIMARY KEY"), "{sql}\n{plan:?}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

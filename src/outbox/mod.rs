@@ -86,6 +86,9 @@ impl From<rusqlite::Error> for Fail {
 /// long after the request started), `answered` (answer read, not stored) or `recorded`. The process is killed
 /// with SIGKILL, as a power cut or the task manager would.
 pub(crate) const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
+/// Test-only: milliseconds added to the outbox's wall clock, read on every reading of it, and
+/// only by an outbox whose client config has `"test_hooks": true` (a till clock stepped by NTP).
+pub(crate) const CLOCK_STEP_ENV: &str = "WDT_OUTBOX_TEST_CLOCK_STEP_MS";
 
 pub struct Outbox {
     conn: Mutex<Connection>,
@@ -93,6 +96,7 @@ pub struct Outbox {
     options: Options,
     owner: String,
     crash: Option<String>,
+    test_hooks: bool,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -139,6 +143,7 @@ impl Outbox {
                 ),
             )));
         }
+        let test_hooks = config.test_hooks;
         let crash = if config.test_hooks {
             std::env::var(CRASH_ENV).ok()
         } else {
@@ -151,6 +156,7 @@ impl Outbox {
             options,
             owner: format!("{}-{:016x}", std::process::id(), random_u64()),
             crash,
+            test_hooks,
         })
     }
 
@@ -160,6 +166,19 @@ impl Outbox {
 
     fn db(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The wall clock, in Unix milliseconds (plus the test hook's step).
+    fn now(&self) -> i64 {
+        let step = if self.test_hooks {
+            std::env::var(CLOCK_STEP_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        store::now_ms().saturating_add(step)
     }
 
     fn crash_point(&self, point: &str) {
@@ -174,14 +193,14 @@ impl Outbox {
         let id = submit
             .id
             .clone()
-            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", store::now_ms(), random_u64() as u32));
+            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", self.now(), random_u64() as u32));
         let marker = self.options.marker.then(|| model::marker_for(&id));
         let prepared = model::prepare(&submit.request, marker.as_deref())?;
         let tid = submit.request["refundInfo"]["tid"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let now = store::now_ms();
+        let now = self.now();
         let lease_ms = self.options.lease_ms;
         let claimed = {
             let mut conn = self.db();
@@ -291,7 +310,7 @@ impl Outbox {
                     &mut conn,
                     &self.owner,
                     cursor,
-                    store::now_ms(),
+                    self.now(),
                     self.options.lease_ms,
                     self.options.settle_ms,
                 )?
@@ -336,7 +355,7 @@ impl Outbox {
             "pending"
         };
         if !c.marked {
-            let now = store::now_ms();
+            let now = self.now();
             let marked = {
                 let mut conn = self.db();
                 lease::mark_sending(
@@ -368,7 +387,7 @@ impl Outbox {
         };
         let reply = self.client.execute(&call);
         self.crash_point("answered");
-        let now = store::now_ms();
+        let now = self.now();
         let (decision, state, down) = match &reply.result {
             Ok(s) => (Decision::Delivered { result: s.data() }, "delivered", false),
             Err(e) => {
@@ -415,15 +434,15 @@ impl Outbox {
                 &conn,
                 &self.owner,
                 c.seq,
-                store::now_ms(),
+                self.now(),
                 self.options.lease_ms,
             )
             .unwrap_or(false);
             lost = !ok;
             ok
         };
-        let searched = reconcile::search(&self.client, &c.tid, first, store::now_ms(), &mut renew);
-        let now = store::now_ms();
+        let searched = reconcile::search(&self.client, &c.tid, first, self.now(), &mut renew);
+        let now = self.now();
         let (decision, event, state) = match searched {
             Err(e) if lost => {
                 let _ = e;

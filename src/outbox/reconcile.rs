@@ -342,14 +342,72 @@ mod tests {
         ));
     }
 
+    const M: Option<&str> = Some("[wdt:0123abcd4567:E1]");
+
+    /// The ERP may match tids as MySQL does (case-insensitive, trailing spaces ignored) and
+    /// answer with our refund order under a tid spelt differently: the marker decides first.
+    #[test]
+    fn our_marker_is_found_whatever_the_tid_looks_like() {
+        let mut ours = order("[wdt:0123abcd4567:E1] x", &[("A", 1.5), ("B", 2.0)]);
+        ours["src_tids"] = json!("T1 ");
+        assert!(matches!(
+            decide(&[ours], json!({}), "t1", M, BODY, 0),
+            Finding::Found { .. }
+        ));
+    }
+
+    /// Without the marker, tids are compared as the ERP may compare them.
+    #[test]
+    fn look_alikes_compare_tids_case_insensitive_and_trimmed() {
+        let mut alike = order("edited", &[("A", 1.5), ("B", 2.0)]);
+        alike["src_tids"] = json!(" T1 ");
+        assert!(matches!(
+            decide(&[alike], json!({}), "t1", M, BODY, 0),
+            Finding::Ambiguous { .. }
+        ));
+    }
+
+    /// A remark the ERP cut at 255 leaves a partial marker: it may be ours, so it is doubt,
+    /// never "another entry's" (which would mean absent, and a resend).
+    #[test]
+    fn a_cut_marker_is_doubt_not_another_entrys() {
+        let cut = order("[wdt:0123abcd4567:E", &[("A", 1.5), ("B", 2.0)]);
+        assert!(matches!(
+            decide(&[cut], json!({}), "t1", M, BODY, 0),
+            Finding::Ambiguous { .. }
+        ));
+    }
+
+    /// An order belongs to the first whole marker token in its remark; our marker appearing
+    /// later in another entry's remark is not ours (a substring match would say delivered).
+    #[test]
+    fn an_order_belongs_to_its_first_marker_token_only() {
+        let other = order(
+            "[wdt:0123abcd4567:E2] [wdt:0123abcd4567:E1]",
+            &[("A", 1.5), ("B", 2.0)],
+        );
+        assert!(matches!(
+            decide(std::slice::from_ref(&other), json!({}), "t1", M, BODY, 0),
+            Finding::Absent { .. }
+        ));
+        // A prefix the ERP added does not hide the marker.
+        let prefixed = order("ERP: [wdt:0123abcd4567:E1] x", &[("A", 1.5), ("B", 2.0)]);
+        assert!(matches!(
+            decide(&[prefixed], json!({}), "t1", M, BODY, 0),
+            Finding::Found { .. }
+        ));
+    }
+
     #[test]
     fn without_marker_lines_decide_and_doubt_is_attention() {
         let same = order("", &[("A", 1.5), ("B", 2.0)]);
         let fewer = order("", &[("A", 1.0), ("B", 2.0)]);
         let q = || json!({});
+        // One look-alike: without a marker it may be another till's identical return, so it
+        // is never taken as delivered.
         assert!(matches!(
             decide(&[same.clone(), fewer.clone()], q(), "t1", None, BODY, 0),
-            Finding::Found { .. }
+            Finding::Ambiguous { .. }
         ));
         assert!(matches!(
             decide(std::slice::from_ref(&fewer), q(), "t1", None, BODY, 0),
