@@ -380,7 +380,8 @@ fn rejected_is_final_and_not_sent_stays_pending() {
     let f = off.flush(&json!({}));
     assert_eq!(
         f["data"],
-        json!({"delivered": 0, "rejected": 0, "in_doubt": 0, "pending": 3, "needs_attention": 0})
+        json!({"delivered": 0, "rejected": 0, "in_doubt": 0, "pending": 3, "needs_attention": 0,
+               "blocked": null})
     );
 }
 

@@ -75,7 +75,11 @@ fn a_forward_step_after_an_unknown_outcome_does_not_shorten_the_settle_delay() {
     step(0);
     let e = o.flush_until_settled("S-2", Duration::from_secs(8));
     assert_eq!(e["data"]["state"], "delivered", "{e}");
-    assert_eq!(stockins(&d), 1, "resent before the ERP applied the first: {e}");
+    assert_eq!(
+        stockins(&d),
+        1,
+        "resent before the ERP applied the first: {e}"
+    );
     assert_eq!(sends_of(&request_log(&d), "S-2"), 1);
 }
 

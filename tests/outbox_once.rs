@@ -75,7 +75,10 @@ fn two_tills_with_the_same_caller_id_each_deliver_their_own_return() {
     std::thread::sleep(Duration::from_millis(400));
     let e = b.flush_until_settled(id, Duration::from_secs(5));
     assert_eq!(e["data"]["state"], "delivered", "{e}");
-    assert_eq!(e["data"]["attempts"], 2, "till B's return was never sent: {e}");
+    assert_eq!(
+        e["data"]["attempts"], 2,
+        "till B's return was never sent: {e}"
+    );
     assert_eq!(stockins(&d), 2, "each till's return is one stock-in");
 }
 
@@ -99,8 +102,10 @@ fn a_caller_remark_with_the_marker_syntax_is_refused() {
 fn a_wrong_secret_blocks_the_flush_and_rejects_nothing() {
     let d = double();
     let path = db_path("wrong-secret");
-    let wrong = d.config(json!({"connect_timeout_ms": 500, "timeout_ms": 1000, "max_retries": 0,
-                               "test_hooks": true, "appsecret": "testsecret:wrongsalt"}));
+    let wrong = d.config(
+        json!({"connect_timeout_ms": 500, "timeout_ms": 1000, "max_retries": 0,
+                               "test_hooks": true, "appsecret": "testsecret:wrongsalt"}),
+    );
     let o = Outbox::open(&wrong, &options(&path)).unwrap();
     for i in 0..3 {
         let env = o.submit(
@@ -115,7 +120,11 @@ fn a_wrong_secret_blocks_the_flush_and_rejects_nothing() {
     assert_eq!(f["data"]["blocked"]["status"], 1, "{f}");
     assert_eq!(f["data"]["blocked"]["kind"], "api", "{f}");
     assert!(f["data"]["blocked"]["message"].is_string(), "{f}");
-    assert_eq!(request_log(&d).len(), 1, "the flush stops at the first refusal");
+    assert_eq!(
+        request_log(&d).len(),
+        1,
+        "the flush stops at the first refusal"
+    );
     drop(o);
 
     let o = Outbox::open(&config(&d), &options(&path)).unwrap();
@@ -135,8 +144,10 @@ fn a_wrong_secret_during_reconciliation_leaves_the_entry_in_doubt() {
     let env = o.submit(&json!({"id": "Q-1", "request": quick_return("", 1)}));
     assert_eq!(env["data"]["state"], "in_doubt", "{env}");
     drop(o);
-    let wrong = d.config(json!({"connect_timeout_ms": 500, "timeout_ms": 1000, "max_retries": 0,
-                               "test_hooks": true, "appsecret": "testsecret:wrongsalt"}));
+    let wrong = d.config(
+        json!({"connect_timeout_ms": 500, "timeout_ms": 1000, "max_retries": 0,
+                               "test_hooks": true, "appsecret": "testsecret:wrongsalt"}),
+    );
     let o = Outbox::open(&wrong, &options(&path)).unwrap();
     std::thread::sleep(Duration::from_millis(400));
     let f = o.flush(&json!({}));

@@ -13,6 +13,7 @@ pub mod store;
 mod worker;
 
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,11 +30,18 @@ use lease::{Claimed, Decision};
 use model::{Entry, FlushOptions, ListFilter, Options, Submit};
 
 /// Why an outbox call failed: an ordinary library error, or the file itself (full disk,
-/// read-only, damaged), reported with kind `storage`.
+/// read-only, damaged, the write lock held too long), reported with kind `storage`.
 #[derive(Debug)]
 pub enum Fail {
     Lib(Error),
+    /// Nothing of this call was sent: an entry is durable before its first byte leaves.
     Storage(String),
+    /// The file failed after the entry's request may have reached the ERP: the outcome could
+    /// not be recorded. Delivery is unknown; the entry stays in doubt and is reconciled.
+    Unrecorded {
+        id: String,
+        message: String,
+    },
 }
 
 impl Fail {
@@ -41,17 +49,29 @@ impl Fail {
         Fail::Lib(Error::config_at("path", message))
     }
 
+    /// This failure happened after entry `id` may have been sent: a storage failure then says
+    /// `unknown` and names the entry (a not-sent storage error would invite a second return).
+    fn after_send(self, id: &str) -> Fail {
+        match self {
+            Fail::Storage(message) => Fail::Unrecorded {
+                id: id.to_owned(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     #[cfg(test)]
     pub fn message(&self) -> String {
         match self {
             Fail::Lib(e) => e.to_string(),
-            Fail::Storage(m) => m.clone(),
+            Fail::Storage(m) | Fail::Unrecorded { message: m, .. } => m.clone(),
         }
     }
 
-    /// The error envelope. `storage` is this module's addition to the kinds: nothing about the
-    /// failed call was sent (an entry is stored before it is sent), and what was stored before
-    /// stays stored.
+    /// The error envelope. `storage` is this module's addition to the kinds: `not_sent` when
+    /// nothing of the failed call was sent (what was stored before stays stored); `unknown`,
+    /// with the entry's id, when its request may have reached the ERP.
     pub fn envelope(&self) -> String {
         match self {
             Fail::Lib(e) => envelope::error(e),
@@ -60,7 +80,16 @@ impl Fail {
                 "message": m,
                 "delivery": "not_sent",
                 "retryable": false,
-                "hint": "本地退货暂存文件无法写入（磁盘已满、只读或文件损坏）。已保存的退货不会丢失：请腾出磁盘空间或检查文件权限后重试，仍失败请联系技术支持。",
+                "hint": "本地退货发件箱文件无法写入（磁盘已满、只读或文件损坏）。本次退货没有保存、也没有发送；已保存的退货不会丢失：请腾出磁盘空间或检查文件权限后重试，仍失败请联系技术支持。",
+            }})
+            .to_string(),
+            Fail::Unrecorded { id, message } => json!({"ok": false, "error": {
+                "kind": "storage",
+                "message": message,
+                "delivery": "unknown",
+                "retryable": false,
+                "entry_id": id,
+                "hint": "退货可能已送达 ERP，但结果没能写入本地发件箱文件（磁盘已满或文件被占用）。请不要重新录入这笔退货：腾出磁盘空间后，发件箱会先向 ERP 核实再决定是否重发；可用 entry_id 查询它的状态。",
             }})
             .to_string(),
         }
@@ -95,6 +124,9 @@ pub struct Outbox {
     client: Client,
     options: Options,
     owner: String,
+    /// This file's tag, part of every marker (docs/outbox.md).
+    tag: String,
+    local: LocalState,
     crash: Option<String>,
     test_hooks: bool,
 }
@@ -117,14 +149,101 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
-/// Counts of a flush: what it delivered or rejected, and what is left in each open state.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// The gateway statuses that refuse the caller (sign, appkey, sid, parameters node, dynamic
+/// password, IP whitelist, timestamp, version: docs/protocol.md), not this return: they say
+/// nothing about the entry, so it stays as it was and the flush stops (every other entry
+/// would be refused alike). Only an answer about the return's content makes it `rejected`.
+const CALLER_REFUSED: [i64; 6] = [1, 2, 3, 6, 7, 8];
+
+/// The reason a flush stopped for the account's configuration, or None for another error.
+fn blocked_by(e: &Error) -> Option<Value> {
+    match e {
+        Error::Api {
+            status,
+            delivery: Delivery::Rejected,
+            ..
+        } if CALLER_REFUSED.contains(status) => Some(json!({
+            "kind": e.kind(),
+            "status": status,
+            "message": e.to_string(),
+        })),
+        _ => None,
+    }
+}
+
+/// Counts of a flush: what it delivered or rejected, what is left in each open state, and why
+/// it stopped early when the account's configuration was refused.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct FlushCounts {
     pub delivered: u64,
     pub rejected: u64,
     pub in_doubt: u64,
     pub pending: u64,
     pub needs_attention: u64,
+    pub blocked: Option<Value>,
+}
+
+/// How working on one entry ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Worked {
+    Delivered,
+    Rejected,
+    /// Pending, in doubt, needs attention, or left as it was.
+    Open,
+    /// Another process took the entry meanwhile (its lease expired under us).
+    Lost,
+    /// Nothing left the machine (refused, no route, DNS): the rest would fail alike.
+    NetworkDown,
+    /// The gateway refused the account (CALLER_REFUSED): the rest would be refused alike.
+    Blocked(Value),
+}
+
+/// What only this process knows (see `lease::Local`).
+#[derive(Debug, Default)]
+struct LocalState {
+    sending: Mutex<HashSet<i64>>,
+    settling: Mutex<HashMap<i64, Instant>>,
+}
+
+impl lease::Local for LocalState {
+    fn sending(&self, seq: i64) -> bool {
+        lock(&self.sending).contains(&seq)
+    }
+
+    fn settling(&self, seq: i64) -> bool {
+        let mut map = lock(&self.settling);
+        match map.get(&seq) {
+            Some(until) if Instant::now() < *until => true,
+            Some(_) => {
+                map.remove(&seq);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Marks an entry as being sent by this process for as long as it lives.
+struct Sending<'a> {
+    local: &'a LocalState,
+    seq: i64,
+}
+
+impl<'a> Sending<'a> {
+    fn start(local: &'a LocalState, seq: i64) -> Sending<'a> {
+        lock(&local.sending).insert(seq);
+        Sending { local, seq }
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        lock(&self.local.sending).remove(&self.seq);
+    }
 }
 
 impl Outbox {
@@ -150,11 +269,15 @@ impl Outbox {
             None
         };
         let conn = store::open(&options.path)?;
+        let fresh = format!("{:012x}", random_u64() & 0xffff_ffff_ffff);
+        let tag = store::tag(&conn, &fresh)?;
         Ok(Outbox {
             conn: Mutex::new(conn),
             client: Client::new(config),
             options,
             owner: format!("{}-{:016x}", std::process::id(), random_u64()),
+            tag,
+            local: LocalState::default(),
             crash,
             test_hooks,
         })
@@ -165,7 +288,7 @@ impl Outbox {
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.conn)
     }
 
     /// The wall clock, in Unix milliseconds (plus the test hook's step).
@@ -187,36 +310,63 @@ impl Outbox {
         }
     }
 
-    /// Stores the return, then (unless deferred) tries to deliver it now.
+    /// Stores the return, then (unless deferred) tries to deliver it now. The entry (and its
+    /// id, generated ones too) is durable before any byte is sent; from then on every failure
+    /// says `unknown` and names the entry.
     pub fn submit(&self, submit_json: &str) -> Result<Value, Fail> {
         let submit = Submit::from_json(submit_json)?;
         let id = submit
             .id
             .clone()
             .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", self.now(), random_u64() as u32));
-        let marker = self.options.marker.then(|| model::marker_for(&id));
+        let marker = self
+            .options
+            .marker
+            .then(|| model::marker_for(&self.tag, &id));
         let prepared = model::prepare(&submit.request, marker.as_deref())?;
+        let canonical = model::canonical(&submit.request);
         let tid = submit.request["refundInfo"]["tid"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
         let now = self.now();
         let lease_ms = self.options.lease_ms;
-        let claimed = {
+        let (claimed, _sending) = {
             let mut conn = self.db();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing: Option<i64> = tx
-                .query_row("SELECT seq FROM entries WHERE id = ?1", [&id], |r| r.get(0))
+            let existing: Option<(Option<String>, Option<String>, String)> = tx
+                .query_row(
+                    "SELECT request, marker, body FROM entries WHERE id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()?;
-            if existing.is_some() {
+            if let Some((request, old_marker, body)) = existing {
                 drop(tx);
-                // The same id again (a till retrying after a crash): the entry as it is.
+                if !same_return(&submit, &canonical, request, old_marker, &body) {
+                    return Err(Fail::Lib(Error::invalid_at(
+                        "id",
+                        format_args!(
+                            "id {id:?} is already used for a different return in this outbox; give each return its own id"
+                        ),
+                    )));
+                }
+                // The same return again (a till retrying after a crash): the entry as it is.
                 return self.entry_json(&conn, &id, false);
             }
             tx.execute(
-                "INSERT INTO entries (id, state, method, body, tid, marker, created_ms, updated_ms)
-                 VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?6)",
-                params![id, prepared.method, prepared.body, tid, marker, now],
+                "INSERT INTO entries (id, state, method, body, tid, marker, request, created_ms,
+                     updated_ms)
+                 VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![
+                    id,
+                    prepared.method,
+                    prepared.body,
+                    tid,
+                    marker,
+                    canonical,
+                    now
+                ],
             )?;
             let seq = tx.last_insert_rowid();
             store::add_history(&tx, seq, now, &json!({"event": "stored"}))?;
@@ -226,12 +376,14 @@ impl Outbox {
                 None
             } else {
                 tx.execute(
-                    "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3 WHERE seq = ?1",
-                    params![seq, self.owner, now + lease_ms as i64],
+                    "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3, lease_from_ms = ?4
+                     WHERE seq = ?1",
+                    params![seq, self.owner, now + lease_ms as i64, now],
                 )?;
                 lease::start_attempt(&tx, &self.owner, seq, now, lease_ms, "submit")?;
                 Some(Claimed {
                     seq,
+                    id: id.clone(),
                     state: "pending".into(),
                     body: prepared.body.clone(),
                     method: prepared.method.clone(),
@@ -241,15 +393,19 @@ impl Outbox {
                     marked: true,
                 })
             };
+            let sending = claimed.as_ref().map(|c| Sending::start(&self.local, c.seq));
             tx.commit()?;
-            claimed
+            (claimed, sending)
         };
         self.crash_point("stored");
-        if let Some(c) = claimed {
-            self.work(c)?;
-        }
+        let Some(c) = claimed else {
+            let conn = self.db();
+            return self.entry_json(&conn, &id, false);
+        };
+        self.work(c, _sending)?;
         let conn = self.db();
         self.entry_json(&conn, &id, false)
+            .map_err(|f| f.after_send(&id))
     }
 
     fn entry_json(&self, conn: &Connection, id: &str, history: bool) -> Result<Value, Fail> {
@@ -289,14 +445,19 @@ impl Outbox {
         }))
     }
 
-    /// Works through the entries that may be worked on now, in submit order, each at most once.
+    /// Works through the entries that may be worked on now (in-doubt ones past their settle
+    /// delay first, then pending ones, each in submit order), each at most once.
     pub fn flush(&self, options_json: Option<&str>) -> Result<FlushCounts, Fail> {
         let opts = FlushOptions::from_json(options_json)?;
         let started = Instant::now();
         let budget = opts.budget_ms.map(Duration::from_millis);
         let mut counts = FlushCounts::default();
-        let mut cursor = 0i64;
+        let mut cursor = lease::Cursor::default();
         let mut done = 0u64;
+        {
+            let mut conn = self.db();
+            lease::undo_backward_steps(&mut conn, self.now())?;
+        }
         loop {
             if opts.max_entries.is_some_and(|m| done >= m) {
                 break;
@@ -309,25 +470,26 @@ impl Outbox {
                 lease::claim_next(
                     &mut conn,
                     &self.owner,
-                    cursor,
+                    &mut cursor,
                     self.now(),
                     self.options.lease_ms,
                     self.options.settle_ms,
+                    &self.local,
                 )?
             };
             let Some(c) = claimed else { break };
+            let sending = c.marked.then(|| Sending::start(&self.local, c.seq));
             self.crash_point("claimed");
-            cursor = c.seq;
             done += 1;
-            let (state, network_down) = self.work(c)?;
-            match state {
-                "delivered" => counts.delivered += 1,
-                "rejected" => counts.rejected += 1,
-                _ => {}
-            }
-            // Nothing left the machine (refused, no route, DNS): the rest would fail alike.
-            if network_down {
-                break;
+            match self.work(c, sending)? {
+                Worked::Delivered => counts.delivered += 1,
+                Worked::Rejected => counts.rejected += 1,
+                Worked::Open | Worked::Lost => {}
+                Worked::NetworkDown => break,
+                Worked::Blocked(why) => {
+                    counts.blocked = Some(why);
+                    break;
+                }
             }
         }
         let conn = self.db();
@@ -344,11 +506,11 @@ impl Outbox {
     }
 
     /// One claimed entry: reconcile first if it is in doubt, then send if that is safe.
-    /// Returns the state it ended in and whether the network looked down.
-    fn work(&self, c: Claimed) -> Result<(&'static str, bool), Fail> {
+    /// `sending` is held while this process's request for the entry may be on the wire.
+    fn work<'a>(&'a self, c: Claimed, mut sending: Option<Sending<'a>>) -> Result<Worked, Fail> {
         let reason = if c.state == "in_doubt" {
             match self.reconcile(&c)? {
-                Some(state) => return Ok((state, false)),
+                Some(worked) => return Ok(worked),
                 None => "reconciled: absent from the ERP after the settle delay",
             }
         } else {
@@ -368,8 +530,9 @@ impl Outbox {
                 )?
             };
             if !marked {
-                return Ok(("lost", false));
+                return Ok(Worked::Lost);
             }
+            sending = Some(Sending::start(&self.local, c.seq));
             self.crash_point("sending");
         }
         if let Some(ms) = self
@@ -388,24 +551,28 @@ impl Outbox {
         let reply = self.client.execute(&call);
         self.crash_point("answered");
         let now = self.now();
-        let (decision, state, down) = match &reply.result {
-            Ok(s) => (Decision::Delivered { result: s.data() }, "delivered", false),
+        let (decision, worked) = match &reply.result {
+            Ok(s) => (Decision::Delivered { result: s.data() }, Worked::Delivered),
             Err(e) => {
                 let err = error_object(e, reply.attempts);
                 match e.delivery() {
-                    Delivery::NotSent => (Decision::Pending { error: err }, "pending", true),
+                    Delivery::NotSent => (Decision::Pending { error: err }, Worked::NetworkDown),
+                    // Refused for the account, not for this return: provably not applied.
+                    Delivery::Rejected if blocked_by(e).is_some() => (
+                        Decision::Pending { error: err },
+                        Worked::Blocked(blocked_by(e).unwrap_or(Value::Null)),
+                    ),
                     // Rejected and "try later" (rate limits): provably not applied, resend ok.
                     Delivery::Rejected if e.retryable() => {
-                        (Decision::Pending { error: err }, "pending", false)
+                        (Decision::Pending { error: err }, Worked::Open)
                     }
-                    Delivery::Rejected => (Decision::Rejected { error: err }, "rejected", false),
+                    Delivery::Rejected => (Decision::Rejected { error: err }, Worked::Rejected),
                     Delivery::Unknown => (
                         Decision::InDoubt {
                             error: err,
                             settle_ms: self.options.settle_ms,
                         },
-                        "in_doubt",
-                        false,
+                        Worked::Open,
                     ),
                 }
             }
@@ -415,78 +582,72 @@ impl Outbox {
             Err(e) => json!({"event": "answer", "delivery": e.delivery().as_str(),
                               "error": error_object(e, reply.attempts)}),
         };
+        if matches!(decision, Decision::InDoubt { .. }) {
+            let until = Instant::now() + Duration::from_millis(self.options.settle_ms);
+            lock(&self.local.settling).insert(c.seq, until);
+        }
         {
             let mut conn = self.db();
-            lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)?;
+            lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)
+                .map_err(|e| Fail::from(e).after_send(&c.id))?;
         }
+        drop(sending);
         self.crash_point("recorded");
-        Ok((state, down))
+        Ok(worked)
     }
 
-    /// Asks the ERP about an in-doubt entry. `Some(state)` when decided without sending;
-    /// `None` when the ERP provably does not have it and it may be sent again.
-    fn reconcile(&self, c: &Claimed) -> Result<Option<&'static str>, Fail> {
-        let first = c.first_attempt_ms.unwrap_or_else(store::now_ms);
+    /// Asks the ERP about an in-doubt entry. `Some(outcome)` when decided (or stopped) without
+    /// sending; `None` when the ERP provably does not have it and it may be sent again.
+    fn reconcile(&self, c: &Claimed) -> Result<Option<Worked>, Fail> {
+        let first = c.first_attempt_ms.unwrap_or_else(|| self.now());
         let mut lost = false;
         let mut renew = || {
             let conn = self.db();
-            let ok = lease::renew(
-                &conn,
-                &self.owner,
-                c.seq,
-                self.now(),
-                self.options.lease_ms,
-            )
-            .unwrap_or(false);
+            let ok = lease::renew(&conn, &self.owner, c.seq, self.now(), self.options.lease_ms)
+                .unwrap_or(false);
             lost = !ok;
             ok
         };
         let searched = reconcile::search(&self.client, &c.tid, first, self.now(), &mut renew);
         let now = self.now();
-        let (decision, event, state) = match searched {
-            Err(e) if lost => {
-                let _ = e;
-                return Ok(Some("lost"));
-            }
+        let (decision, event, worked) = match searched {
+            Err(_) if lost => return Ok(Some(Worked::Lost)),
             Err(e) => {
                 let err = error_object(&e, 0);
                 let event = json!({"event": "query", "outcome": "failed", "error": err});
                 // A refusal that will not change by itself (no permission for the query, a
-                // rejected parameter) needs a person; a network failure is tried again later.
-                if e.delivery() == Delivery::Rejected && !e.retryable()
+                // rejected parameter) needs a person; the account refused (wrong secret…)
+                // stops the flush and leaves the entry in doubt; a network failure is tried
+                // again later.
+                if let Some(why) = blocked_by(&e) {
+                    (
+                        Decision::Unchanged { error: err },
+                        event,
+                        Worked::Blocked(why),
+                    )
+                } else if e.delivery() == Delivery::Rejected && !e.retryable()
                     || matches!(e, Error::Internal { .. })
                 {
                     let why = json!({"kind": "needs_attention", "message": format!(
                         "needs attention: the ERP could not be asked whether it has this return: {e}")});
-                    (
-                        Decision::NeedsAttention { error: why },
-                        event,
-                        "needs_attention",
-                    )
+                    (Decision::NeedsAttention { error: why }, event, Worked::Open)
                 } else {
-                    (Decision::Unchanged { error: err }, event, "in_doubt")
+                    let worked = if e.delivery() == Delivery::NotSent {
+                        Worked::NetworkDown
+                    } else {
+                        Worked::Open
+                    };
+                    (Decision::Unchanged { error: err }, event, worked)
                 }
             }
             Ok((orders, query)) => {
-                let others = if c.marker.is_none() {
-                    self.same_shape_others(c)?
-                } else {
-                    0
-                };
-                match reconcile::decide(
-                    &orders,
-                    query,
-                    &c.tid,
-                    c.marker.as_deref(),
-                    &c.body,
-                    others,
-                ) {
+                match reconcile::decide(&orders, query, &c.tid, c.marker.as_deref(), &c.body) {
                     reconcile::Finding::Found { order, query } => (
                         Decision::Delivered {
                             result: json!({"reconciled": order}),
                         },
                         json!({"event": "query", "outcome": "found", "query": query, "order": order}),
-                        "delivered",
+                        Worked::Delivered,
                     ),
                     reconcile::Finding::Absent { query } => {
                         let conn = self.db();
@@ -504,32 +665,30 @@ impl Outbox {
                                           "message": format!("needs attention: {why}")}),
                         },
                         json!({"event": "query", "outcome": "ambiguous", "why": why, "query": query}),
-                        "needs_attention",
+                        Worked::Open,
                     ),
                 }
             }
         };
         let mut conn = self.db();
         lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)?;
-        Ok(Some(state))
+        Ok(Some(worked))
     }
+}
 
-    /// Other entries with the same tid, warehouse and lines that may have reached the ERP.
-    fn same_shape_others(&self, c: &Claimed) -> Result<usize, Fail> {
-        let conn = self.db();
-        let mut stmt = conn.prepare_cached(
-            "SELECT body FROM entries WHERE tid = ?1 AND seq <> ?2 AND attempts > 0
-               AND state <> 'rejected'",
-        )?;
-        let ours = reconcile::shape_of_body(&c.body);
-        let bodies = stmt.query_map(params![c.tid, c.seq], |r| r.get::<_, String>(0))?;
-        let mut n = 0;
-        for b in bodies {
-            if reconcile::shape_of_body(&b?) == ours {
-                n += 1;
-            }
-        }
-        Ok(n)
+/// Whether a re-submit under a used id is the same return. Entries made before the request was
+/// stored are compared by the body they were sent with (their marker at the remark's end).
+fn same_return(
+    submit: &Submit,
+    canonical: &str,
+    stored_request: Option<String>,
+    stored_marker: Option<String>,
+    stored_body: &str,
+) -> bool {
+    match stored_request {
+        Some(r) => r == canonical,
+        None => model::prepare_legacy(&submit.request, stored_marker.as_deref())
+            .is_ok_and(|p| p.body == stored_body),
     }
 }
 
@@ -552,7 +711,8 @@ pub fn ok(data: Value) -> String {
 
 pub fn counts_json(c: &FlushCounts) -> Value {
     json!({"delivered": c.delivered, "rejected": c.rejected, "in_doubt": c.in_doubt,
-           "pending": c.pending, "needs_attention": c.needs_attention})
+           "pending": c.pending, "needs_attention": c.needs_attention,
+           "blocked": c.blocked.clone().unwrap_or(Value::Null)})
 }
 
 /// An outbox with its optional background worker: what the C handle stands for. Calls in

@@ -197,6 +197,19 @@ impl Submit {
         };
         // Validated here, before an id exists, so an invalid return is refused whatever else.
         prefixed(request::smart_refund(&request))?;
+        let remark = request
+            .get("refundInfo")
+            .and_then(|i| i.get("remark"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if remark.contains(MARKER_OPEN) {
+            return Err(Error::invalid_at(
+                "request.refundInfo.remark",
+                format_args!(
+                    "refundInfo.remark may not contain {MARKER_OPEN:?}: the outbox marks its returns with it"
+                ),
+            ));
+        }
         Ok(Submit { id, request, defer })
     }
 }
@@ -215,16 +228,46 @@ fn prefixed<T>(r: Result<T, Error>) -> Result<T, Error> {
     })
 }
 
-/// The correlation marker: `[wdt:<id>]`. `]` cannot occur in an id, so one id's marker is never
-/// a prefix of another's.
-pub fn marker_for(id: &str) -> String {
-    format!("[wdt:{id}]")
+/// What opens a correlation marker. Callers may not write it in a remark: a marker the outbox
+/// did not write could make another entry look delivered.
+pub(crate) const MARKER_OPEN: &str = "[wdt:";
+
+/// The correlation marker: `[wdt:<file tag>:<id>]`. The tag is this outbox file's (random,
+/// lowercase hex): caller ids are per shop, so two tills' files hold the same ids, and only
+/// the tag tells their refund orders apart. `]` cannot occur in an id or a tag, so the token's
+/// end is unambiguous.
+pub fn marker_for(tag: &str, id: &str) -> String {
+    format!("{MARKER_OPEN}{tag}:{id}]")
 }
 
-/// The call to send: the caller's return, with the marker appended to refundInfo.remark when
-/// markers are on, validated again so the marker can never push the remark past the gateway's
-/// limit unnoticed.
+/// The marker of entries made before files had a tag; they carried it at the end of the
+/// remark, and reconciliation still recognises it for them.
+#[cfg(test)]
+pub fn legacy_marker_for(id: &str) -> String {
+    format!("{MARKER_OPEN}{id}]")
+}
+
+/// The call to send: the caller's return, with the marker opening refundInfo.remark when
+/// markers are on (where a remark cut at the gateway's limit cannot reach it), validated again
+/// so the marker can never push the remark past the limit unnoticed.
 pub fn prepare(request: &Map<String, Value>, marker: Option<&str>) -> Result<Prepared, Error> {
+    with_marker(request, marker, false)
+}
+
+/// As entries made before the file tag were sent: the marker at the end of the remark. Only
+/// to recognise a re-submit of such an entry.
+pub fn prepare_legacy(
+    request: &Map<String, Value>,
+    marker: Option<&str>,
+) -> Result<Prepared, Error> {
+    with_marker(request, marker, true)
+}
+
+fn with_marker(
+    request: &Map<String, Value>,
+    marker: Option<&str>,
+    at_end: bool,
+) -> Result<Prepared, Error> {
     let Some(marker) = marker else {
         return prefixed(request::smart_refund(request));
     };
@@ -235,10 +278,10 @@ pub fn prepare(request: &Map<String, Value>, marker: Option<&str>) -> Result<Pre
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let new = if remark.is_empty() {
-        marker.to_owned()
-    } else {
-        format!("{remark} {marker}")
+    let new = match (remark.is_empty(), at_end) {
+        (true, _) => marker.to_owned(),
+        (false, false) => format!("{marker} {remark}"),
+        (false, true) => format!("{remark} {marker}"),
     };
     let units = new.encode_utf16().count();
     if units > REMARK_LIMIT {
@@ -254,6 +297,27 @@ pub fn prepare(request: &Map<String, Value>, marker: Option<&str>) -> Result<Pre
         info.insert("remark".into(), Value::String(new));
     }
     prefixed(request::smart_refund(&with))
+}
+
+/// The caller's request in one spelling whatever its key order, to tell "the same return
+/// again" from "another return under a used id".
+pub fn canonical(request: &Map<String, Value>) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for k in keys {
+                    out.insert(k.clone(), sorted(&m[k]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(&Value::Object(request.clone())).to_string()
 }
 
 /// Flush options: `{"max_entries": N, "budget_ms": M}`.
@@ -446,15 +510,27 @@ mod tests {
     #[test]
     fn marker_counts_against_the_remark_limit() {
         let id = "POS-1";
-        let m = marker_for(id);
+        let m = marker_for("0123abcd4567", id);
         let p = prepare(&req("退货"), Some(&m)).unwrap();
+        assert!(
+            p.body
+                .contains("\"remark\":\"[wdt:0123abcd4567:POS-1] 退货\""),
+            "{}",
+            p.body
+        );
+        let p = prepare(&req(""), Some(&m)).unwrap();
+        assert!(
+            p.body.contains("\"remark\":\"[wdt:0123abcd4567:POS-1]\""),
+            "{}",
+            p.body
+        );
+        let m = legacy_marker_for(id);
+        let p = prepare_legacy(&req("退货"), Some(&m)).unwrap();
         assert!(
             p.body.contains("\"remark\":\"退货 [wdt:POS-1]\""),
             "{}",
             p.body
         );
-        let p = prepare(&req(""), Some(&m)).unwrap();
-        assert!(p.body.contains("\"remark\":\"[wdt:POS-1]\""), "{}", p.body);
         // 255 - len(" [wdt:POS-1]") = 243 units fit, 244 do not; an emoji is 2 units.
         let fits = "中".repeat(243);
         assert!(prepare(&req(&fits), Some(&m)).is_ok());

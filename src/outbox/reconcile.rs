@@ -104,12 +104,45 @@ fn shape_of_order(order: &Value) -> Option<Shape> {
     Some(Shape { warehouse, lines })
 }
 
+/// Whether the order is for `tid` as the ERP may compare tids (MySQL's default collation:
+/// case-insensitive, trailing spaces ignored). Only for orders without a marker: a marker
+/// decides whatever the tid looks like.
 fn has_tid(order: &Value, tid: &str) -> bool {
+    let want = tid.trim().to_lowercase();
     ["src_tids", "tid_list"].iter().any(|k| {
         order[*k]
             .as_str()
-            .is_some_and(|s| s.split(',').any(|t| t.trim() == tid))
+            .is_some_and(|s| s.split(',').any(|t| t.trim().to_lowercase() == want))
     })
+}
+
+/// The marker that owns an order: the first complete `[wdt:…]` token in its remark (the one
+/// the outbox put there; callers may not write the syntax). A token is complete when it is
+/// closed by `]` and holds only id characters (a tag, `:`, an id). A cut token owns nothing:
+/// the order may be anyone's, ours included.
+pub fn owner(remark: &str) -> Option<&str> {
+    let open = super::model::MARKER_OPEN;
+    let mut from = 0;
+    while let Some(at) = remark[from..].find(open) {
+        let start = from + at;
+        let inner_start = start + open.len();
+        if let Some(len) = remark[inner_start..].find(']') {
+            let inner = &remark[inner_start..inner_start + len];
+            if !inner.is_empty()
+                && inner
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+            {
+                return Some(&remark[start..inner_start + len + 1]);
+            }
+        }
+        from = inner_start;
+    }
+    None
+}
+
+fn owner_of(order: &Value) -> Option<&str> {
+    order["remark"].as_str().and_then(owner)
 }
 
 fn summary(order: &Value) -> Value {
@@ -201,23 +234,19 @@ pub fn search(
     Ok((orders, query))
 }
 
-/// Decides from the orders found. `same_shape_others` counts other entries of this outbox with
-/// the same tid, warehouse and lines that may have reached the ERP: their refund orders look
-/// exactly like ours when there is no marker.
+/// Decides from the orders found. With a marker: the orders it owns, whatever their tid.
+/// Otherwise (or when none): orders of the tid that no marker owns and have the same warehouse
+/// and lines could be this return with its remark lost or never marked; the outbox cannot prove
+/// it either way, so they are `needs_attention`, never delivered and never a resend.
 pub fn decide(
     orders: &[Value],
     query: Value,
     tid: &str,
     marker: Option<&str>,
     body: &str,
-    same_shape_others: usize,
 ) -> Finding {
-    let orders: Vec<&Value> = orders.iter().filter(|o| has_tid(o, tid)).collect();
     if let Some(m) = marker {
-        let marked: Vec<&&Value> = orders
-            .iter()
-            .filter(|o| o["remark"].as_str().is_some_and(|r| r.contains(m)))
-            .collect();
+        let marked: Vec<&Value> = orders.iter().filter(|o| owner_of(o) == Some(m)).collect();
         match marked.len() {
             1 => {
                 return Finding::Found {
@@ -242,31 +271,24 @@ pub fn decide(
             query,
         };
     };
-    let alike: Vec<&&Value> = orders
+    let alike = orders
         .iter()
         .filter(|o| {
-            // An order carrying another entry's marker belongs to that entry.
-            let foreign =
-                marker.is_some() && o["remark"].as_str().is_some_and(|r| r.contains("[wdt:"));
-            !foreign && shape_of_order(o).as_ref() == Some(&ours)
+            // An order owned by a marker belongs to that entry (of this file or another).
+            has_tid(o, tid) && owner_of(o).is_none() && shape_of_order(o).as_ref() == Some(&ours)
         })
-        .collect();
-    match (alike.len(), marker) {
+        .count();
+    match (alike, marker) {
         (0, _) => Finding::Absent { query },
-        (_, Some(m)) => Finding::Ambiguous {
+        (n, Some(m)) => Finding::Ambiguous {
             why: format!(
-                "no refund order carries the marker {m}, but {} with the same tid, warehouse and lines exist (remark changed in the ERP?)",
-                alike.len()
+                "no refund order carries the marker {m}, but {n} with the same tid, warehouse and lines exist (remark changed in the ERP?)"
             ),
-            query,
-        },
-        (1, None) if same_shape_others == 0 => Finding::Found {
-            order: summary(alike[0]),
             query,
         },
         (n, None) => Finding::Ambiguous {
             why: format!(
-                "{n} refund orders and {same_shape_others} other outbox entries have the same tid, warehouse and lines: which is which cannot be told without a marker"
+                "{n} refund orders with the same tid, warehouse and lines exist and, without a marker, none can be proved to be this return (another till may have booked the same goods)"
             ),
             query,
         },
@@ -312,32 +334,32 @@ mod tests {
         let other = order("y [wdt:E2]", &[("A", 1.5), ("B", 2.0)]);
         let q = || json!({});
         assert!(matches!(
-            decide(&[other.clone(), ours.clone()], q(), "t1", m, BODY, 0),
+            decide(&[other.clone(), ours.clone()], q(), "t1", m, BODY),
             Finding::Found { .. }
         ));
         assert!(matches!(
-            decide(std::slice::from_ref(&other), q(), "t1", m, BODY, 0),
+            decide(std::slice::from_ref(&other), q(), "t1", m, BODY),
             Finding::Absent { .. }
         ));
         assert!(matches!(
-            decide(&[], q(), "t1", m, BODY, 0),
+            decide(&[], q(), "t1", m, BODY),
             Finding::Absent { .. }
         ));
         assert!(matches!(
-            decide(&[ours.clone(), ours.clone()], q(), "t1", m, BODY, 0),
+            decide(&[ours.clone(), ours.clone()], q(), "t1", m, BODY),
             Finding::Ambiguous { .. }
         ));
         // Same goods, no marker at all: maybe ours with the remark edited; never resend.
         let unmarked = order("edited", &[("A", 1.5), ("B", 2.0)]);
         assert!(matches!(
-            decide(&[unmarked], q(), "t1", m, BODY, 0),
+            decide(&[unmarked], q(), "t1", m, BODY),
             Finding::Ambiguous { .. }
         ));
-        // A different tid in the answer is not ours.
-        let mut elsewhere = ours.clone();
+        // A look-alike of a different tid is not ours (our marker would be, whatever the tid).
+        let mut elsewhere = order("edited", &[("A", 1.5), ("B", 2.0)]);
         elsewhere["src_tids"] = json!("t2");
         assert!(matches!(
-            decide(&[elsewhere], q(), "t1", m, BODY, 0),
+            decide(&[elsewhere], q(), "t1", m, BODY),
             Finding::Absent { .. }
         ));
     }
@@ -351,7 +373,7 @@ mod tests {
         let mut ours = order("[wdt:0123abcd4567:E1] x", &[("A", 1.5), ("B", 2.0)]);
         ours["src_tids"] = json!("T1 ");
         assert!(matches!(
-            decide(&[ours], json!({}), "t1", M, BODY, 0),
+            decide(&[ours], json!({}), "t1", M, BODY),
             Finding::Found { .. }
         ));
     }
@@ -362,7 +384,7 @@ mod tests {
         let mut alike = order("edited", &[("A", 1.5), ("B", 2.0)]);
         alike["src_tids"] = json!(" T1 ");
         assert!(matches!(
-            decide(&[alike], json!({}), "t1", M, BODY, 0),
+            decide(&[alike], json!({}), "t1", M, BODY),
             Finding::Ambiguous { .. }
         ));
     }
@@ -373,7 +395,7 @@ mod tests {
     fn a_cut_marker_is_doubt_not_another_entrys() {
         let cut = order("[wdt:0123abcd4567:E", &[("A", 1.5), ("B", 2.0)]);
         assert!(matches!(
-            decide(&[cut], json!({}), "t1", M, BODY, 0),
+            decide(&[cut], json!({}), "t1", M, BODY),
             Finding::Ambiguous { .. }
         ));
     }
@@ -387,13 +409,13 @@ mod tests {
             &[("A", 1.5), ("B", 2.0)],
         );
         assert!(matches!(
-            decide(std::slice::from_ref(&other), json!({}), "t1", M, BODY, 0),
+            decide(std::slice::from_ref(&other), json!({}), "t1", M, BODY),
             Finding::Absent { .. }
         ));
         // A prefix the ERP added does not hide the marker.
         let prefixed = order("ERP: [wdt:0123abcd4567:E1] x", &[("A", 1.5), ("B", 2.0)]);
         assert!(matches!(
-            decide(&[prefixed], json!({}), "t1", M, BODY, 0),
+            decide(&[prefixed], json!({}), "t1", M, BODY),
             Finding::Found { .. }
         ));
     }
@@ -406,25 +428,25 @@ mod tests {
         // One look-alike: without a marker it may be another till's identical return, so it
         // is never taken as delivered.
         assert!(matches!(
-            decide(&[same.clone(), fewer.clone()], q(), "t1", None, BODY, 0),
+            decide(&[same.clone(), fewer.clone()], q(), "t1", None, BODY),
             Finding::Ambiguous { .. }
         ));
         assert!(matches!(
-            decide(std::slice::from_ref(&fewer), q(), "t1", None, BODY, 0),
+            decide(std::slice::from_ref(&fewer), q(), "t1", None, BODY),
             Finding::Absent { .. }
         ));
         assert!(matches!(
-            decide(&[same.clone(), same.clone()], q(), "t1", None, BODY, 0),
+            decide(&[same.clone(), same.clone()], q(), "t1", None, BODY),
             Finding::Ambiguous { .. }
         ));
         assert!(matches!(
-            decide(std::slice::from_ref(&same), q(), "t1", None, BODY, 1),
+            decide(std::slice::from_ref(&same), q(), "t1", None, BODY),
             Finding::Ambiguous { .. }
         ));
         let mut wh = same.clone();
         wh["return_warehouse_no"] = json!("pos2");
         assert!(matches!(
-            decide(&[wh], q(), "t1", None, BODY, 0),
+            decide(&[wh], q(), "t1", None, BODY),
             Finding::Absent { .. }
         ));
     }

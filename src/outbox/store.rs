@@ -49,6 +49,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );",
     // 2: `get` reads an entry's history; without an index that is a scan of every entry's.
     "CREATE INDEX history_by_entry ON history(entry, at_ms);",
+    // 3: the file's own tag (markers name the file as well as the entry, so two tills' files
+    // with the same caller ids never take each other's refund orders); the caller's request
+    // as submitted (one id, one return); when a lease and a settle delay started (a clock
+    // stepped back is noticed); indexes for the queries a flush runs per entry.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    ALTER TABLE entries ADD COLUMN request TEXT;
+    ALTER TABLE entries ADD COLUMN lease_from_ms INTEGER;
+    ALTER TABLE entries ADD COLUMN settle_from_ms INTEGER;
+    CREATE INDEX entries_in_flight ON entries(lease_until_ms) WHERE in_flight = 1;",
 ];
 
 pub fn latest_version() -> i64 {
@@ -96,6 +105,17 @@ pub fn open(path: &str) -> Result<Connection, Fail> {
         .map_err(|e| bad(describe(&e)))?;
     migrate(&mut conn).map_err(|e| bad(describe(&e)))?;
     Ok(conn)
+}
+
+/// The file's tag: created once (by whichever process gets there first) for a new file, and on
+/// the first open by this version for a file made by an older one. Lowercase hex, so it can
+/// never contain the `:` or `]` that delimit a marker.
+pub fn tag(conn: &Connection, fresh: &str) -> rusqlite::Result<String> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('tag', ?1)",
+        [fresh],
+    )?;
+    conn.query_row("SELECT value FROM meta WHERE key = 'tag'", [], |r| r.get(0))
 }
 
 fn header(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
@@ -152,7 +172,10 @@ pub fn describe(e: &rusqlite::Error) -> String {
     format!("{e}{advice}")
 }
 
-const ENTRY_COLUMNS: &str = "id, state, tid, attempts, created_ms, updated_ms, result, error";
+/// An entry in flight (an attempt started, its outcome not recorded) is shown as `in_doubt`:
+/// its request may be at the ERP, whether a send is still running or its process died.
+const ENTRY_COLUMNS: &str = "id, CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END,
+    tid, attempts, created_ms, updated_ms, result, error";
 
 fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let json = |s: Option<String>| s.and_then(|t| serde_json::from_str::<Value>(&t).ok());
@@ -220,7 +243,8 @@ pub fn list(
         None => 0,
     };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ?1 AND (?2 IS NULL OR state = ?2)
+        "SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ?1
+           AND (?2 IS NULL OR (CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END) = ?2)
          ORDER BY seq LIMIT ?3"
     ))?;
     let rows = stmt.query_map(
@@ -237,7 +261,10 @@ pub fn list(
 }
 
 pub fn count_by_state(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM entries GROUP BY state")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END, count(*) FROM entries
+         GROUP BY 1",
+    )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
@@ -290,7 +317,7 @@ mod tests {
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, latest_version());
         let index: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'history_by_entry'",
