@@ -1,5 +1,5 @@
 //! The outbox's costs on this machine (docs/outbox.md, BENCHMARKS.md): submit-and-deliver
-//! latency against the in-process gateway double on 127.0.0.1 (two durable commits, stored
+//! latency against the gateway double (a child process) on 127.0.0.1 (two durable commits, stored
 //! and marked in flight, then the answer, around one round trip), durable submits per second when deferred (one fsync'd commit each),
 //! and a flush draining a backlog. Every commit is fsync'd (WAL, synchronous=FULL): the figures
 //! are bounded by the disk's fsync time, which is printed first for scale.
@@ -8,7 +8,8 @@
 //! offline (deferred), then one flush against the double. It prints the library's time per
 //! entry (CPU time of the flushing thread: the outbox, the client and SQLite, without the
 //! double's threads and without time spent waiting for fsync), the wall time per entry, and the
-//! process's peak RSS during that flush (reset before it via /proc/self/clear_refs).
+//! process's peak RSS during that flush (reset before it via /proc/self/clear_refs). The double
+//! runs in a child process, so neither its CPU nor its memory is counted.
 //!
 //!   cargo bench --bench outbox            (OUTBOX_BENCH_N to change the sample size)
 
@@ -86,20 +87,40 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+const DOUBLE_ENV: &str = "WDT_OUTBOX_BENCH_DOUBLE";
+
 fn main() {
     let n: usize = std::env::var("OUTBOX_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed.json");
-    let server = Server::bind(&Options {
-        seed: Some(seed),
-        quiet: true,
-        ..Options::default()
-    })
+    // The double runs in a child process (this executable again): it keeps every request it
+    // received, which would otherwise be counted in the peak RSS of the library's process.
+    if std::env::var_os(DOUBLE_ENV).is_some() {
+        let server = Server::bind(&Options {
+            seed: Some(seed),
+            quiet: true,
+            ..Options::default()
+        })
+        .unwrap();
+        println!("{}", server.url());
+        std::io::stdout().flush().unwrap();
+        server.run();
+        return;
+    }
+    let mut double = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(DOUBLE_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the double");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(double.stdout.take().unwrap()),
+        &mut line,
+    )
     .unwrap();
-    let url = server.url();
-    std::thread::spawn(move || server.run());
+    let url = line.trim().to_owned();
 
     let dir = std::env::temp_dir().join(format!("wdt-outbox-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -205,4 +226,6 @@ fn main() {
         unsafe { wdt_outbox_close(ob) };
     }
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = double.kill();
+    let _ = double.wait();
 }
