@@ -61,12 +61,12 @@ fn expire_in_flight(
             continue;
         }
         let from = until.max(now);
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE entries SET state = 'in_doubt', in_flight = 0, lease_owner = NULL,
              lease_until_ms = NULL, lease_from_ms = NULL, settle_at_ms = ?2,
              settle_from_ms = ?3, updated_ms = ?4 WHERE seq = ?1",
-            params![seq, from + settle_ms as i64, from, now],
-        )?;
+        )?
+        .execute(params![seq, from + settle_ms as i64, from, now])?;
         super::store::add_history(
             tx,
             seq,
@@ -83,18 +83,18 @@ fn expire_in_flight(
 /// flush, not per entry.
 pub fn undo_backward_steps(conn: &mut Connection, now: i64) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE entries SET lease_until_ms = ?1 + (lease_until_ms - lease_from_ms),
              lease_from_ms = ?1
          WHERE lease_from_ms > ?1 AND lease_until_ms IS NOT NULL",
-        [now],
-    )?;
-    tx.execute(
+    )?
+    .execute([now])?;
+    tx.prepare_cached(
         "UPDATE entries SET settle_at_ms = ?1 + (settle_at_ms - settle_from_ms),
              settle_from_ms = ?1
          WHERE state = 'in_doubt' AND settle_from_ms > ?1",
-        [now],
-    )?;
+    )?
+    .execute([now])?;
     tx.commit()
 }
 
@@ -166,11 +166,11 @@ pub fn claim_next(
         }
     }
     if let Some(c) = &mut found {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3, lease_from_ms = ?4
              WHERE seq = ?1",
-            params![c.seq, owner, now + lease_ms as i64, now],
-        )?;
+        )?
+        .execute(params![c.seq, owner, now + lease_ms as i64, now])?;
         // A pending entry is sent right after the claim: mark it in flight in the same commit
         // (one fsync fewer per entry; a crash in between is then reconciled, which is safe).
         if c.state == "pending" {
@@ -193,11 +193,12 @@ pub fn renew(
     now: i64,
     lease_ms: u64,
 ) -> rusqlite::Result<bool> {
-    let n = conn.execute(
-        "UPDATE entries SET lease_until_ms = ?3, lease_from_ms = ?4
+    let n = conn
+        .prepare_cached(
+            "UPDATE entries SET lease_until_ms = ?3, lease_from_ms = ?4
          WHERE seq = ?1 AND lease_owner = ?2",
-        params![seq, owner, now + lease_ms as i64, now],
-    )?;
+        )?
+        .execute(params![seq, owner, now + lease_ms as i64, now])?;
     Ok(n == 1)
 }
 
@@ -226,13 +227,14 @@ pub fn start_attempt(
     lease_ms: u64,
     reason: &str,
 ) -> rusqlite::Result<bool> {
-    let n = tx.execute(
-        "UPDATE entries SET in_flight = 1, attempts = attempts + 1,
+    let n = tx
+        .prepare_cached(
+            "UPDATE entries SET in_flight = 1, attempts = attempts + 1,
              first_attempt_ms = coalesce(first_attempt_ms, ?3), lease_until_ms = ?4,
              lease_from_ms = ?3, updated_ms = ?3
          WHERE seq = ?1 AND lease_owner = ?2 AND state IN ('pending', 'in_doubt')",
-        params![seq, owner, now, now + lease_ms as i64],
-    )?;
+        )?
+        .execute(params![seq, owner, now, now + lease_ms as i64])?;
     if n == 1 {
         let attempts: i64 =
             tx.query_row("SELECT attempts FROM entries WHERE seq = ?1", [seq], |r| {
@@ -287,43 +289,43 @@ pub fn record(
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = match decision {
-        Decision::Delivered { result } => tx.execute(
+        Decision::Delivered { result } => tx.prepare_cached(
             "UPDATE entries SET state = 'delivered', result = ?2, error = NULL, in_flight = 0,
                  lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?3
              WHERE seq = ?1 AND state NOT IN ('delivered', 'rejected')",
-            params![seq, result.to_string(), now],
-        )?,
-        Decision::Rejected { error } => tx.execute(
+        )?
+        .execute(params![seq, result.to_string(), now])?,
+        Decision::Rejected { error } => tx.prepare_cached(
             "UPDATE entries SET state = 'rejected', error = ?2, in_flight = 0,
                  lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?3
              WHERE seq = ?1 AND state NOT IN ('delivered', 'rejected')",
-            params![seq, error.to_string(), now],
-        )?,
-        Decision::Pending { error } => tx.execute(
+        )?
+        .execute(params![seq, error.to_string(), now])?,
+        Decision::Pending { error } => tx.prepare_cached(
             "UPDATE entries SET state = 'pending', error = ?3, in_flight = 0,
                  lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?4
              WHERE seq = ?1 AND lease_owner = ?2",
-            params![seq, owner, error.to_string(), now],
-        )?,
-        Decision::InDoubt { error, settle_ms } => tx.execute(
+        )?
+        .execute(params![seq, owner, error.to_string(), now])?,
+        Decision::InDoubt { error, settle_ms } => tx.prepare_cached(
             "UPDATE entries SET state = 'in_doubt', error = ?3, in_flight = 0,
                  settle_at_ms = ?4, settle_from_ms = ?5, lease_owner = NULL,
                  lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?5
              WHERE seq = ?1 AND lease_owner = ?2",
-            params![seq, owner, error.to_string(), now + *settle_ms as i64, now],
-        )?,
-        Decision::NeedsAttention { error } => tx.execute(
+        )?
+        .execute(params![seq, owner, error.to_string(), now + *settle_ms as i64, now])?,
+        Decision::NeedsAttention { error } => tx.prepare_cached(
             "UPDATE entries SET state = 'needs_attention', error = ?3, in_flight = 0,
                  lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?4
              WHERE seq = ?1 AND lease_owner = ?2",
-            params![seq, owner, error.to_string(), now],
-        )?,
-        Decision::Unchanged { error } => tx.execute(
+        )?
+        .execute(params![seq, owner, error.to_string(), now])?,
+        Decision::Unchanged { error } => tx.prepare_cached(
             "UPDATE entries SET error = ?3, lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL,
                  updated_ms = ?4
              WHERE seq = ?1 AND lease_owner = ?2",
-            params![seq, owner, error.to_string(), now],
-        )?,
+        )?
+        .execute(params![seq, owner, error.to_string(), now])?,
     };
     let mut event = event.clone();
     if n == 0 {

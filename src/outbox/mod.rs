@@ -354,20 +354,20 @@ impl Outbox {
                 // The same return again (a till retrying after a crash): the entry as it is.
                 return self.entry_json(&conn, &id, false);
             }
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO entries (id, state, method, body, tid, marker, request, created_ms,
                      updated_ms)
                  VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![
-                    id,
-                    prepared.method,
-                    prepared.body,
-                    tid,
-                    marker,
-                    canonical,
-                    now
-                ],
-            )?;
+            )?
+            .execute(params![
+                id,
+                prepared.method,
+                prepared.body,
+                tid,
+                marker,
+                canonical,
+                now
+            ])?;
             let seq = tx.last_insert_rowid();
             store::add_history(&tx, seq, now, &json!({"event": "stored"}))?;
             // Delivering now: claimed and marked in flight in the same durable commit as the
@@ -375,11 +375,11 @@ impl Outbox {
             let claimed = if submit.defer {
                 None
             } else {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3, lease_from_ms = ?4
                      WHERE seq = ?1",
-                    params![seq, self.owner, now + lease_ms as i64, now],
-                )?;
+                )?
+                .execute(params![seq, self.owner, now + lease_ms as i64, now])?;
                 lease::start_attempt(&tx, &self.owner, seq, now, lease_ms, "submit")?;
                 Some(Claimed {
                     seq,
