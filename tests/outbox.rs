@@ -608,3 +608,80 @@ fn close_during_a_flush_lets_the_flush_finish() {
     let again = Outbox::open(&cfg, &json!({"path": path, "lease_ms": 6000})).unwrap();
     assert_eq!(again.get("C-1")["data"]["state"], "delivered");
 }
+
+/// Every outbox error names its category once, at the start of its message ("config: …", not
+/// "config: config: …"), and its `field` is absent or names something.
+#[test]
+fn every_outbox_error_names_its_category_once_and_a_real_field() {
+    let d = double();
+    let path = db_path("categories");
+    let mut envs: Vec<Value> = Vec::new();
+    for opts in [
+        json!([]),
+        json!("x"),
+        json!({}),
+        json!({"path": ""}),
+        json!({"path": path, "settle_ms": 1}),
+        json!({"path": path, "marker": "yes"}),
+        json!({"path": path, "what": 1}),
+        json!({"path": path, "lease_ms": 900}),
+        json!({"path": "/proc/no/such/folder/o.db"}),
+    ] {
+        envs.push(Outbox::open(&config(&d), &opts).err().unwrap());
+    }
+    envs.push(Outbox::open("{", &options(&path)).err().unwrap());
+    envs.push(Outbox::open("{}", &options(&path)).err().unwrap());
+    let o = Outbox::open(&config(&d), &options(&path)).unwrap();
+    let ok = o.submit(&json!({"id": "C-1", "request": quick_return("", 1), "defer": true}));
+    assert_eq!(ok["ok"], true, "{ok}");
+    for submit in [
+        json!([]),
+        json!({}),
+        json!({"request": 1}),
+        json!({"id": "a b", "request": quick_return("", 1)}),
+        json!({"request": quick_return("[wdt:x]", 1)}),
+        json!({"id": "C-1", "request": quick_return("other", 2)}),
+    ] {
+        envs.push(o.submit(&submit));
+    }
+    let raw = |f: unsafe extern "C" fn(
+        *mut WdtOutbox,
+        *const std::ffi::c_char,
+    ) -> *mut std::ffi::c_char,
+               text: &str| {
+        let s = std::ffi::CString::new(text).unwrap();
+        take(unsafe { f(o.0, s.as_ptr()) })
+    };
+    envs.push(raw(wdt::ffi::wdt_outbox_submit, "{"));
+    envs.push(raw(wdt::ffi::wdt_outbox_list, "[]"));
+    envs.push(raw(wdt::ffi::wdt_outbox_list, "{"));
+    envs.push(raw(wdt::ffi::wdt_outbox_flush, "1"));
+    envs.push(o.get("nope"));
+    envs.push(o.get("a b"));
+    envs.push(o.list(&json!({"state": "lost"})));
+    envs.push(o.flush(&json!({"max_entries": 0})));
+    envs.push(take(unsafe {
+        wdt::ffi::wdt_outbox_get(std::ptr::null_mut(), c"x".as_ptr())
+    }));
+    for env in &envs {
+        assert_eq!(env["ok"], false, "{env}");
+        let e = &env["error"];
+        let message = e["message"].as_str().unwrap_or_else(|| panic!("{env}"));
+        let category = match e["kind"].as_str().unwrap() {
+            "invalid_argument" => "invalid argument: ",
+            "config" => "config: ",
+            "storage" => "storage: ",
+            other => panic!("unexpected kind {other}: {env}"),
+        };
+        assert!(message.starts_with(category), "{env}");
+        assert!(
+            !message[category.len()..].starts_with(category),
+            "category twice: {env}"
+        );
+        match e.get("field") {
+            None => {}
+            Some(Value::String(f)) if !f.is_empty() => {}
+            Some(other) => panic!("field {other} in {env}"),
+        }
+    }
+}

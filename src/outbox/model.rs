@@ -52,18 +52,19 @@ fn config_err(field: &str, message: impl std::fmt::Display) -> Error {
 }
 
 fn object(text: &str, what: &str, config: bool) -> Result<Map<String, Value>, Error> {
+    // The error's Display adds its category ("config: ", "invalid argument: "): the message is
+    // only the detail, and names no field (it is about the whole argument).
     let err = |m: String| {
         if config {
-            config_err("", m)
+            Error::config(m)
         } else {
             Error::invalid(m)
         }
     };
-    let prefix = if config { "config" } else { "invalid argument" };
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(err(format!("{prefix}: {what} must be a json object"))),
-        Err(e) => Err(err(format!("{prefix}: {what} is not valid json: {e}"))),
+        Ok(_) => Err(err(format!("{what} must be a json object"))),
+        Err(e) => Err(err(format!("{what} is not valid json: {e}"))),
     }
 }
 
