@@ -6,6 +6,8 @@
 //! crash can never turn into a blind resend.
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::model::State;
 use serde_json::{json, Value};
 
 /// An entry this process now holds.
@@ -13,7 +15,7 @@ use serde_json::{json, Value};
 pub struct Claimed {
     pub seq: i64,
     pub id: String,
-    pub state: String,
+    pub state: State,
     pub body: String,
     pub method: String,
     pub tid: String,
@@ -122,8 +124,8 @@ pub fn claim_next(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     expire_in_flight(&tx, now, settle_ms, local)?;
     let mut found = None;
-    for state in ["in_doubt", "pending"] {
-        let after = if state == "pending" {
+    for state in [State::InDoubt, State::Pending] {
+        let after = if state == State::Pending {
             &mut cursor.pending
         } else {
             &mut cursor.doubt
@@ -154,7 +156,7 @@ pub fn claim_next(
             };
             *after = c.seq;
             let leased = lease_until.is_some_and(|u| u > now);
-            let unsettled = state == "in_doubt"
+            let unsettled = state == State::InDoubt
                 && (settle_at.map_or(true, |s| s > now) || local.settling(c.seq));
             if !leased && !unsettled {
                 found = Some(c);
@@ -173,7 +175,7 @@ pub fn claim_next(
         .execute(params![c.seq, owner, now + lease_ms as i64, now])?;
         // A pending entry is sent right after the claim: mark it in flight in the same commit
         // (one fsync fewer per entry; a crash in between is then reconciled, which is safe).
-        if c.state == "pending" {
+        if c.state == State::Pending {
             c.marked = start_attempt(&tx, owner, c.seq, now, lease_ms, "pending")?;
             if c.first_attempt_ms.is_none() {
                 c.first_attempt_ms = Some(now);

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::envelope;
 use crate::error::{Delivery, Error};
 use lease::{Claimed, Decision};
-use model::{Entry, FlushOptions, ListFilter, Options, Submit};
+use model::{Entry, FlushOptions, ListFilter, Options, State, Submit};
 
 /// Why an outbox call failed: an ordinary library error, or the file itself (full disk,
 /// read-only, damaged, the write lock held too long), reported with kind `storage`.
@@ -384,7 +384,7 @@ impl Outbox {
                 Some(Claimed {
                     seq,
                     id: id.clone(),
-                    state: "pending".into(),
+                    state: State::Pending,
                     body: prepared.body.clone(),
                     method: prepared.method.clone(),
                     tid: tid.clone(),
@@ -433,7 +433,7 @@ impl Outbox {
         let f = ListFilter::from_json(filter_json)?;
         let conn = self.db();
         let (entries, more): (Vec<Entry>, bool) =
-            store::list(&conn, f.state.as_deref(), f.after.as_deref(), f.limit)?;
+            store::list(&conn, f.state, f.after.as_deref(), f.limit)?;
         let next = if more {
             entries.last().map(|e| Value::from(e.id.clone()))
         } else {
@@ -495,11 +495,11 @@ impl Outbox {
         let conn = self.db();
         for (state, n) in store::count_by_state(&conn)? {
             let n = n as u64;
-            match state.as_str() {
-                "pending" => counts.pending = n,
-                "in_doubt" => counts.in_doubt = n,
-                "needs_attention" => counts.needs_attention = n,
-                _ => {}
+            match state {
+                State::Pending => counts.pending = n,
+                State::InDoubt => counts.in_doubt = n,
+                State::NeedsAttention => counts.needs_attention = n,
+                State::Delivered | State::Rejected => {}
             }
         }
         Ok(counts)
@@ -508,7 +508,7 @@ impl Outbox {
     /// One claimed entry: reconcile first if it is in doubt, then send if that is safe.
     /// `sending` is held while this process's request for the entry may be on the wire.
     fn work<'a>(&'a self, c: Claimed, mut sending: Option<Sending<'a>>) -> Result<Worked, Fail> {
-        let reason = if c.state == "in_doubt" {
+        let reason = if c.state == State::InDoubt {
             match self.reconcile(&c)? {
                 Some(worked) => return Ok(worked),
                 None => "reconciled: absent from the ERP after the settle delay",
@@ -600,19 +600,24 @@ impl Outbox {
     /// sending; `None` when the ERP provably does not have it and it may be sent again.
     fn reconcile(&self, c: &Claimed) -> Result<Option<Worked>, Fail> {
         let first = c.first_attempt_ms.unwrap_or_else(|| self.now());
-        let mut lost = false;
         let mut renew = || {
             let conn = self.db();
-            let ok = lease::renew(&conn, &self.owner, c.seq, self.now(), self.options.lease_ms)
-                .unwrap_or(false);
-            lost = !ok;
-            ok
+            lease::renew(&conn, &self.owner, c.seq, self.now(), self.options.lease_ms)
+                .unwrap_or(false)
         };
         let searched = reconcile::search(&self.client, &c.tid, first, self.now(), &mut renew);
         let now = self.now();
+        let attention = |why: String| Decision::NeedsAttention {
+            error: json!({"kind": "needs_attention", "message": format!("needs attention: {why}")}),
+        };
         let (decision, event, worked) = match searched {
-            Err(_) if lost => return Ok(Some(Worked::Lost)),
-            Err(e) => {
+            Err(reconcile::SearchFail::LeaseLost) => return Ok(Some(Worked::Lost)),
+            Err(reconcile::SearchFail::TooMany(why)) => (
+                attention(why.clone()),
+                json!({"event": "query", "outcome": "too_many", "why": why}),
+                Worked::Open,
+            ),
+            Err(reconcile::SearchFail::Query(e)) => {
                 let err = error_object(&e, 0);
                 let event = json!({"event": "query", "outcome": "failed", "error": err});
                 // A refusal that will not change by itself (no permission for the query, a
@@ -628,9 +633,13 @@ impl Outbox {
                 } else if e.delivery() == Delivery::Rejected && !e.retryable()
                     || matches!(e, Error::Internal { .. })
                 {
-                    let why = json!({"kind": "needs_attention", "message": format!(
-                        "needs attention: the ERP could not be asked whether it has this return: {e}")});
-                    (Decision::NeedsAttention { error: why }, event, Worked::Open)
+                    (
+                        attention(format!(
+                            "the ERP could not be asked whether it has this return: {e}"
+                        )),
+                        event,
+                        Worked::Open,
+                    )
                 } else {
                     let worked = if e.delivery() == Delivery::NotSent {
                         Worked::NetworkDown
@@ -660,10 +669,7 @@ impl Outbox {
                         return Ok(None);
                     }
                     reconcile::Finding::Ambiguous { why, query } => (
-                        Decision::NeedsAttention {
-                            error: json!({"kind": "needs_attention",
-                                          "message": format!("needs attention: {why}")}),
-                        },
+                        attention(why.clone()),
                         json!({"event": "query", "outcome": "ambiguous", "why": why, "query": query}),
                         Worked::Open,
                     ),

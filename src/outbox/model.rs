@@ -22,13 +22,54 @@ pub(crate) const MAX_ID_LEN: usize = 64;
 /// The gateway's limit for refundInfo.remark, in UTF-16 units (docs/protocol.md).
 pub(crate) const REMARK_LIMIT: usize = 255;
 
-pub(crate) const STATES: [&str; 5] = [
-    "pending",
-    "in_doubt",
-    "delivered",
-    "rejected",
-    "needs_attention",
-];
+/// The state of an entry (docs/outbox.md), stored as its name in the `state` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Pending,
+    InDoubt,
+    Delivered,
+    Rejected,
+    NeedsAttention,
+}
+
+impl State {
+    pub(crate) const ALL: [State; 5] = [
+        State::Pending,
+        State::InDoubt,
+        State::Delivered,
+        State::Rejected,
+        State::NeedsAttention,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::InDoubt => "in_doubt",
+            State::Delivered => "delivered",
+            State::Rejected => "rejected",
+            State::NeedsAttention => "needs_attention",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl rusqlite::types::ToSql for State {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for State {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let name = v.as_str()?;
+        State::parse(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown entry state {name:?}").into())
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -373,7 +414,7 @@ impl FlushOptions {
 /// List filter: `{"state": "in_doubt", "limit": 100, "after": "<id>"}`.
 #[derive(Debug, Clone)]
 pub struct ListFilter {
-    pub state: Option<String>,
+    pub state: Option<State>,
     pub limit: u64,
     pub after: Option<String>,
 }
@@ -391,12 +432,13 @@ impl ListFilter {
         }
         let state = match map.get("state") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if STATES.contains(&s.as_str()) => Some(s.clone()),
+            Some(Value::String(s)) if State::parse(s).is_some() => State::parse(s),
             Some(_) => {
+                let names: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
                 return Err(Error::invalid_at(
                     "state",
-                    format_args!("state must be one of {}", STATES.join(", ")),
-                ))
+                    format_args!("state must be one of {}", names.join(", ")),
+                ));
             }
         };
         let limit = opt_u64(&map, "limit", 1)?.unwrap_or(100);
@@ -426,7 +468,7 @@ impl ListFilter {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub id: String,
-    pub state: String,
+    pub state: State,
     pub tid: String,
     pub attempts: i64,
     pub created_ms: i64,
@@ -439,7 +481,7 @@ impl Entry {
     pub fn to_json(&self, history: Option<Vec<Value>>) -> Value {
         let mut v = json!({
             "id": self.id,
-            "state": self.state,
+            "state": self.state.as_str(),
             "attempts": self.attempts,
             "created_ms": self.created_ms,
             "updated_ms": self.updated_ms,

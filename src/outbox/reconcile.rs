@@ -28,6 +28,17 @@ const DAY_MS: i64 = 86_400_000;
 const MAX_WINDOW_MS: i64 = 30 * DAY_MS;
 const MARGIN_MS: i64 = DAY_MS;
 
+/// Why a search ended without an answer to decide from.
+#[derive(Debug)]
+pub enum SearchFail {
+    /// The entry's lease was lost before a call: another process holds the entry now.
+    LeaseLost,
+    /// More refund orders of the tid than the outbox decides about by itself.
+    TooMany(String),
+    /// A query call failed (network, gateway).
+    Query(Error),
+}
+
 #[derive(Debug)]
 pub enum Finding {
     Found { order: Value, query: Value },
@@ -162,7 +173,7 @@ pub fn search(
     first_attempt_ms: i64,
     now_ms: i64,
     before_call: &mut dyn FnMut() -> bool,
-) -> Result<(Vec<Value>, Value), Error> {
+) -> Result<(Vec<Value>, Value), SearchFail> {
     let mut orders: Vec<Value> = Vec::new();
     let mut calls = 0u64;
     // The ERP dates its orders by its own clock: the window moves by the offset the client has
@@ -178,17 +189,13 @@ pub fn search(
         let mut seen = 0u64;
         loop {
             if page_no >= MAX_PAGES {
-                return Err(Error::Internal {
-                    message: format!(
-                        "more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
-                        MAX_PAGES * PAGE_SIZE
-                    ),
-                });
+                return Err(SearchFail::TooMany(format!(
+                    "more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
+                    MAX_PAGES * PAGE_SIZE
+                )));
             }
             if !before_call() {
-                return Err(Error::Internal {
-                    message: "the entry's lease was lost during reconciliation".into(),
-                });
+                return Err(SearchFail::LeaseLost);
             }
             let body = json!([{"tid": tid, "modified_from": from, "modified_to": to}]);
             let call = Prepared {
@@ -202,7 +209,7 @@ pub fn search(
             };
             calls += 1;
             let reply = client.execute(&call);
-            let success = reply.result?;
+            let success = reply.result.map_err(SearchFail::Query)?;
             let data = success.data();
             let page = data["order"].as_array().cloned().unwrap_or_default();
             let total = success

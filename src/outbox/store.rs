@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 
-use super::model::Entry;
+use super::model::{Entry, State};
 use super::Fail;
 
 /// "WDT0": written once, checked on every open.
@@ -234,7 +234,7 @@ pub fn add_history(conn: &Connection, seq: i64, at: i64, event: &Value) -> rusql
 /// Entries in submit order, optionally of one state, after the entry `after`.
 pub fn list(
     conn: &Connection,
-    state: Option<&str>,
+    state: Option<State>,
     after: Option<&str>,
     limit: u64,
 ) -> rusqlite::Result<(Vec<Entry>, bool)> {
@@ -263,7 +263,7 @@ pub fn list(
     Ok((out, more))
 }
 
-pub fn count_by_state(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+pub fn count_by_state(conn: &Connection) -> rusqlite::Result<Vec<(State, i64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END, count(*) FROM entries
          GROUP BY 1",
@@ -329,7 +329,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(index, 1);
-        assert_eq!(entry(&conn, "old-1").unwrap().unwrap().state, "pending");
+        assert_eq!(
+            entry(&conn, "old-1").unwrap().unwrap().state,
+            State::Pending
+        );
     }
 
     #[test]
