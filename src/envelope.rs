@@ -35,6 +35,11 @@ pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
                 | Error::Config { field: Some(f), .. } => {
                     err.insert("field".into(), Value::from(f.as_str()));
                 }
+                Error::Storage {
+                    entry_id: Some(id), ..
+                } => {
+                    err.insert("entry_id".into(), Value::from(id.as_str()));
+                }
                 _ => {}
             }
             err.insert("message".into(), Value::from(e.to_string()));

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::registry::Registry;
 use super::{guard, into_c, misuse, text, wdt_free_string, OnPanic};
+use crate::envelope;
 use crate::error::Error;
-use crate::outbox::{self, Fail, Handle};
+use crate::outbox::{self, Handle};
 use crate::validate::Input;
 
 /// An opaque outbox handle: a local SQLite file of quick returns plus its own client. Open it
@@ -44,7 +45,7 @@ pub unsafe extern "C" fn wdt_outbox_open(
     options_json: *const c_char,
     error_json: *mut *mut c_char,
 ) -> *mut WdtOutbox {
-    let opened: Result<Handle, Fail> = guard(|| {
+    let opened: Result<Handle, Error> = guard(|| {
         let config = text(client_config_json, "client_config_json", Input::Config)?;
         let options = text(options_json, "options_json", Input::Config)?;
         Handle::open(config, options)
@@ -52,7 +53,7 @@ pub unsafe extern "C" fn wdt_outbox_open(
     guard(|| {
         let (handle, error) = match opened {
             Ok(inner) => (OUTBOXES.register(inner), std::ptr::null_mut()),
-            Err(f) => (std::ptr::null_mut(), into_c(f.envelope())),
+            Err(e) => (std::ptr::null_mut(), into_c(envelope::error(&e))),
         };
         if error_json.is_null() {
             wdt_free_string(error);
@@ -69,30 +70,24 @@ impl OnPanic for *mut WdtOutbox {
     }
 }
 
-impl<T> OnPanic for Result<T, Fail> {
-    fn on_panic(what: String) -> Self {
-        Err(Fail::Lib(Error::Internal { message: what }))
-    }
-}
-
 /// Runs an outbox call inside the panic boundary: its data in an `ok` envelope, or its error's.
-fn answer(f: impl FnOnce() -> Result<serde_json::Value, Fail>) -> *mut c_char {
+fn answer(f: impl FnOnce() -> Result<serde_json::Value, Error>) -> *mut c_char {
     guard(|| {
         into_c(match f() {
             Ok(data) => outbox::ok(data),
-            Err(e) => e.envelope(),
+            Err(e) => envelope::error(&e),
         })
     })
 }
 
 /// The live outbox behind a handle, or `invalid_argument`.
-fn live(outbox: *mut WdtOutbox) -> Result<Arc<Handle>, Fail> {
+fn live(outbox: *mut WdtOutbox) -> Result<Arc<Handle>, Error> {
     OUTBOXES.lookup(outbox).ok_or_else(|| {
-        Fail::Lib(Error::invalid(if outbox.is_null() {
+        Error::invalid(if outbox.is_null() {
             "outbox is NULL"
         } else {
             "outbox is not a live outbox (already closed with wdt_outbox_close?)"
-        }))
+        })
     })
 }
 

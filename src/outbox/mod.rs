@@ -29,82 +29,20 @@ use crate::error::{Delivery, Error};
 use lease::{Claimed, Decision};
 use model::{Entry, FlushOptions, ListFilter, Options, State, Submit};
 
-/// Why an outbox call failed: an ordinary library error, or the file itself (full disk,
-/// read-only, damaged, the write lock held too long), reported with kind `storage`.
-#[derive(Debug)]
-pub enum Fail {
-    Lib(Error),
-    /// Nothing of this call was sent: an entry is durable before its first byte leaves.
-    Storage(String),
-    /// The file failed after the entry's request may have reached the ERP: the outcome could
-    /// not be recorded. Delivery is unknown; the entry stays in doubt and is reconciled.
-    Unrecorded {
-        id: String,
-        message: String,
-    },
-}
-
-impl Fail {
-    fn path(message: String) -> Fail {
-        Fail::Lib(Error::config_at("path", message))
-    }
-
-    /// This failure happened after entry `id` may have been sent: a storage failure then says
-    /// `unknown` and names the entry (a not-sent storage error would invite a second return).
-    fn after_send(self, id: &str) -> Fail {
-        match self {
-            Fail::Storage(message) => Fail::Unrecorded {
-                id: id.to_owned(),
-                message,
-            },
-            other => other,
-        }
-    }
-
-    #[cfg(test)]
-    pub fn message(&self) -> String {
-        match self {
-            Fail::Lib(e) => e.to_string(),
-            Fail::Storage(m) | Fail::Unrecorded { message: m, .. } => m.clone(),
-        }
-    }
-
-    /// The error envelope. `storage` is this module's addition to the kinds: `not_sent` when
-    /// nothing of the failed call was sent (what was stored before stays stored); `unknown`,
-    /// with the entry's id, when its request may have reached the ERP.
-    pub fn envelope(&self) -> String {
-        match self {
-            Fail::Lib(e) => envelope::error(e),
-            Fail::Storage(m) => json!({"ok": false, "error": {
-                "kind": "storage",
-                "message": m,
-                "delivery": "not_sent",
-                "retryable": false,
-                "hint": "本地退货发件箱文件无法写入（磁盘已满、只读或文件损坏）。本次退货没有保存、也没有发送；已保存的退货不会丢失：请腾出磁盘空间或检查文件权限后重试，仍失败请联系技术支持。",
-            }})
-            .to_string(),
-            Fail::Unrecorded { id, message } => json!({"ok": false, "error": {
-                "kind": "storage",
-                "message": message,
-                "delivery": "unknown",
-                "retryable": false,
-                "entry_id": id,
-                "hint": "退货可能已送达 ERP，但结果没能写入本地发件箱文件（磁盘已满或文件被占用）。请不要重新录入这笔退货：腾出磁盘空间后，发件箱会先向 ERP 核实再决定是否重发；可用 entry_id 查询它的状态。",
-            }})
-            .to_string(),
-        }
-    }
-}
-
-impl From<Error> for Fail {
-    fn from(e: Error) -> Fail {
-        Fail::Lib(e)
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(e: rusqlite::Error) -> Fail {
-        Fail::Storage(format!("storage: {}", store::describe(&e)))
+/// A storage failure once entry `id` may have been sent says `unknown` and names the entry: a
+/// `not_sent` storage error would invite the till to ring the return up again.
+fn after_send(e: Error, id: &str) -> Error {
+    match e {
+        Error::Storage {
+            delivery: Delivery::NotSent,
+            message,
+            ..
+        } => Error::Storage {
+            delivery: Delivery::Unknown,
+            entry_id: Some(id.to_owned()),
+            message,
+        },
+        other => other,
     }
 }
 
@@ -247,20 +185,20 @@ impl Drop for Sending<'_> {
 }
 
 impl Outbox {
-    pub fn open(client_config: &str, options: &str) -> Result<Outbox, Fail> {
+    pub fn open(client_config: &str, options: &str) -> Result<Outbox, Error> {
         let config = Config::from_json(client_config)?;
         let options = Options::from_json(options)?;
         // A lease shorter than one call would let a second process take over an entry whose
         // request is still on the wire.
         let timeout_ms = config.timeout.as_millis() as u64;
         if options.lease_ms <= timeout_ms {
-            return Err(Fail::Lib(Error::config_at(
+            return Err(Error::config_at(
                 "lease_ms",
                 format_args!(
                     "lease_ms ({}) must be longer than the client's timeout_ms ({timeout_ms})",
                     options.lease_ms
                 ),
-            )));
+            ));
         }
         let test_hooks = config.test_hooks;
         let crash = if config.test_hooks {
@@ -313,7 +251,7 @@ impl Outbox {
     /// Stores the return, then (unless deferred) tries to deliver it now. The entry (and its
     /// id, generated ones too) is durable before any byte is sent; from then on every failure
     /// says `unknown` and names the entry.
-    pub fn submit(&self, submit_json: &str) -> Result<Value, Fail> {
+    pub fn submit(&self, submit_json: &str) -> Result<Value, Error> {
         let submit = Submit::from_json(submit_json)?;
         let id = submit
             .id
@@ -344,12 +282,12 @@ impl Outbox {
             if let Some((request, old_marker, body)) = existing {
                 drop(tx);
                 if !same_return(&submit, &canonical, request, old_marker, &body) {
-                    return Err(Fail::Lib(Error::invalid_at(
+                    return Err(Error::invalid_at(
                         "id",
                         format_args!(
                             "id {id:?} is already used for a different return in this outbox; give each return its own id"
                         ),
-                    )));
+                    ));
                 }
                 // The same return again (a till retrying after a crash): the entry as it is.
                 return self.entry_json(&conn, &id, false);
@@ -405,15 +343,12 @@ impl Outbox {
         self.work(c, _sending)?;
         let conn = self.db();
         self.entry_json(&conn, &id, false)
-            .map_err(|f| f.after_send(&id))
+            .map_err(|e| after_send(e, &id))
     }
 
-    fn entry_json(&self, conn: &Connection, id: &str, history: bool) -> Result<Value, Fail> {
+    fn entry_json(&self, conn: &Connection, id: &str, history: bool) -> Result<Value, Error> {
         let entry = store::entry(conn, id)?.ok_or_else(|| {
-            Fail::Lib(Error::invalid_at(
-                "id",
-                format_args!("no entry with id {id:?} in this outbox"),
-            ))
+            Error::invalid_at("id", format_args!("no entry with id {id:?} in this outbox"))
         })?;
         let h = if history {
             Some(store::history(conn, id)?)
@@ -423,13 +358,13 @@ impl Outbox {
         Ok(entry.to_json(h))
     }
 
-    pub fn get(&self, id: &str) -> Result<Value, Fail> {
+    pub fn get(&self, id: &str) -> Result<Value, Error> {
         model::check_id(id, "id")?;
         let conn = self.db();
         self.entry_json(&conn, id, true)
     }
 
-    pub fn list(&self, filter_json: Option<&str>) -> Result<Value, Fail> {
+    pub fn list(&self, filter_json: Option<&str>) -> Result<Value, Error> {
         let f = ListFilter::from_json(filter_json)?;
         let conn = self.db();
         let (entries, more): (Vec<Entry>, bool) =
@@ -447,7 +382,7 @@ impl Outbox {
 
     /// Works through the entries that may be worked on now (in-doubt ones past their settle
     /// delay first, then pending ones, each in submit order), each at most once.
-    pub fn flush(&self, options_json: Option<&str>) -> Result<FlushCounts, Fail> {
+    pub fn flush(&self, options_json: Option<&str>) -> Result<FlushCounts, Error> {
         let opts = FlushOptions::from_json(options_json)?;
         let started = Instant::now();
         let budget = opts.budget_ms.map(Duration::from_millis);
@@ -507,7 +442,7 @@ impl Outbox {
 
     /// One claimed entry: reconcile first if it is in doubt, then send if that is safe.
     /// `sending` is held while this process's request for the entry may be on the wire.
-    fn work<'a>(&'a self, c: Claimed, mut sending: Option<Sending<'a>>) -> Result<Worked, Fail> {
+    fn work<'a>(&'a self, c: Claimed, mut sending: Option<Sending<'a>>) -> Result<Worked, Error> {
         let reason = if c.state == State::InDoubt {
             match self.reconcile(&c)? {
                 Some(worked) => return Ok(worked),
@@ -589,7 +524,7 @@ impl Outbox {
         {
             let mut conn = self.db();
             lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)
-                .map_err(|e| Fail::from(e).after_send(&c.id))?;
+                .map_err(|e| after_send(e.into(), &c.id))?;
         }
         drop(sending);
         self.crash_point("recorded");
@@ -598,7 +533,7 @@ impl Outbox {
 
     /// Asks the ERP about an in-doubt entry. `Some(outcome)` when decided (or stopped) without
     /// sending; `None` when the ERP provably does not have it and it may be sent again.
-    fn reconcile(&self, c: &Claimed) -> Result<Option<Worked>, Fail> {
+    fn reconcile(&self, c: &Claimed) -> Result<Option<Worked>, Error> {
         let first = c.first_attempt_ms.unwrap_or_else(|| self.now());
         let mut renew = || {
             let conn = self.db();
@@ -731,7 +666,7 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub fn open(client_config: &str, options: &str) -> Result<Handle, Fail> {
+    pub fn open(client_config: &str, options: &str) -> Result<Handle, Error> {
         let outbox = Arc::new(Outbox::open(client_config, options)?);
         let worker = match outbox.options().worker_interval_ms {
             0 => None,

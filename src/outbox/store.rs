@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use serde_json::Value;
 
 use super::model::{Entry, State};
-use super::Fail;
+use crate::error::{Delivery, Error};
 
 /// "WDT0": written once, checked on every open.
 pub(crate) const APPLICATION_ID: i64 = 0x5744_5430;
@@ -74,8 +74,8 @@ pub fn now_ms() -> i64 {
 /// Opens (creating if missing) and migrates the file. Fails with a `config` error naming
 /// `path` when the file cannot be an outbox: not SQLite, another program's database, a newer
 /// schema, or not writable.
-pub fn open(path: &str) -> Result<Connection, Fail> {
-    let bad = |what: String| Fail::path(format!("outbox file {path:?}: {what}"));
+pub fn open(path: &str) -> Result<Connection, Error> {
+    let bad = |what: String| Error::config_at("path", format!("outbox file {path:?}: {what}"));
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -148,6 +148,18 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
         "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {version};"
     ))?;
     tx.commit()
+}
+
+/// A failed read or write of the file: `storage`, nothing of this call sent (a caller that had
+/// sent something turns it into `unknown` with the entry, see `after_send`).
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Storage {
+            delivery: Delivery::NotSent,
+            entry_id: None,
+            message: describe(&e),
+        }
+    }
 }
 
 /// SQLite's own words plus what a person can do about them.
@@ -346,7 +358,11 @@ mod tests {
             .unwrap();
         }
         let e = open(&path).unwrap_err();
-        assert!(e.message().contains("another program"), "{}", e.message());
+        assert!(
+            e.to_string().contains("another program"),
+            "{}",
+            e.to_string()
+        );
         // Nothing of theirs was touched.
         let conn = Connection::open(&path).unwrap();
         let n: i64 = conn
@@ -360,16 +376,19 @@ mod tests {
             migrate(&mut conn).unwrap();
             conn.execute_batch("PRAGMA user_version = 99").unwrap();
         }
-        assert!(open(&path).unwrap_err().message().contains("newer libwdt"));
+        assert!(open(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("newer libwdt"));
 
         let path = temp("text");
         let text = "this is a text file, not a database at all. ".repeat(200);
         std::fs::write(&path, &text).unwrap();
         let e = open(&path).unwrap_err();
         assert!(
-            e.message().contains("not an SQLite database"),
+            e.to_string().contains("not an SQLite database"),
             "{}",
-            e.message()
+            e.to_string()
         );
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
