@@ -74,7 +74,7 @@ impl OnPanic for *mut WdtOutbox {
 fn answer(f: impl FnOnce() -> Result<serde_json::Value, Error>) -> *mut c_char {
     guard(|| {
         into_c(match f() {
-            Ok(data) => outbox::ok(data),
+            Ok(data) => envelope::data(data),
             Err(e) => envelope::error(&e),
         })
     })

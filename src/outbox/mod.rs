@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::config::Config;
@@ -635,19 +635,7 @@ fn same_return(
 
 /// The `error` object of an envelope, stored on the entry.
 fn error_object(e: &Error, attempts: u32) -> Value {
-    let text = envelope::render(Err(e), attempts);
-    serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|mut v| v.get_mut("error").map(Value::take))
-        .unwrap_or_else(|| json!({"message": e.to_string()}))
-}
-
-pub fn ok(data: Value) -> String {
-    let mut env = Map::new();
-    env.insert("ok".into(), Value::Bool(true));
-    env.insert("status".into(), Value::from(0));
-    env.insert("data".into(), data);
-    Value::Object(env).to_string()
+    Value::Object(envelope::error_object(e, attempts))
 }
 
 pub fn counts_json(c: &FlushCounts) -> Value {

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::Error;
 use crate::request::{self, Prepared};
+use crate::validate::{self, Input};
 
 /// How long after an `unknown` attempt the ERP must keep not showing the return before it may
 /// be sent again: longer than any HTTP timeout between the till and the ERP (proxies commonly
@@ -93,20 +94,12 @@ fn config_err(field: &str, message: impl std::fmt::Display) -> Error {
 }
 
 fn object(text: &str, what: &str, config: bool) -> Result<Map<String, Value>, Error> {
-    // The error's Display adds its category ("config: ", "invalid argument: "): the message is
-    // only the detail, and names no field (it is about the whole argument).
-    let err = |m: String| {
-        if config {
-            Error::config(m)
-        } else {
-            Error::invalid(m)
-        }
+    let input = if config {
+        Input::Config
+    } else {
+        Input::Request
     };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(err(format!("{what} must be a json object"))),
-        Err(e) => Err(err(format!("{what} is not valid json: {e}"))),
-    }
+    validate::parse_object(text, what, input)
 }
 
 fn unknown_key(map: &Map<String, Value>, known: &[&str]) -> Option<String> {
