@@ -148,6 +148,21 @@ pub const KINDS: &[(&str, &str, &str, &str)] = &[
     ("internal", "", "libwdt 内部错误（程序缺陷）：请把完整的错误信息发给开发者；请求是否发出未知，先查询 ERP 再重发。", "a bug in libwdt: report the whole error; whether the request was sent is unknown, query before any resend."),
 ];
 
+/// The outbox's option keys (its tests check them against the outbox's own list): a config
+/// error about one of them is about `wdt_outbox_open`'s options, not the client's account.
+pub(crate) const OUTBOX_OPTIONS: &[&str] = &[
+    "path",
+    "marker",
+    "settle_ms",
+    "lease_ms",
+    "worker_interval_ms",
+];
+
+const OUTBOX_CONFIG: (&str, &str) = (
+    "发件箱选项有误：请按 field 指出的选项检查 wdt_outbox_open 的 options_json（path 须是本机可写的文件路径；lease_ms 必须大于客户端的 timeout_ms）。没有保存、也没有发送任何退货。",
+    "a bad outbox option: check the key named by `field` in wdt_outbox_open's options_json (path a writable local file; lease_ms longer than the client's timeout_ms). Nothing was stored or sent.",
+);
+
 /// The hint of any error: every kind and every status has one.
 pub fn of(e: &Error) -> &'static str {
     if let Error::Api {
@@ -155,6 +170,11 @@ pub fn of(e: &Error) -> &'static str {
     } = e
     {
         return for_status(*status, message);
+    }
+    if let Error::Config { field: Some(f), .. } = e {
+        if OUTBOX_OPTIONS.contains(&f.as_str()) {
+            return OUTBOX_CONFIG.0;
+        }
     }
     let kind = e.kind();
     let delivery = match e.delivery() {
@@ -187,6 +207,12 @@ fn markdown() -> String {
         let delivery = if delivery.is_empty() { "any" } else { delivery };
         out.push_str(&format!("| `{kind}` | {delivery} | {hint} | {english} |\n"));
     }
+    out.push_str(&format!(
+        "| `config` (outbox options: {}) | any | {} | {} |\n",
+        OUTBOX_OPTIONS.join(", "),
+        OUTBOX_CONFIG.0,
+        OUTBOX_CONFIG.1
+    ));
     out.push_str(
         "\n## 网关状态 / Gateway statuses (kind `api`)\n\n\
          The message column lists the fragments that select a row; an empty one is the status's \
@@ -431,6 +457,10 @@ mod tests {
         ] {
             assert!(kinds_seen.contains(&kind), "{kind}");
         }
+        // An outbox option is not the account: its own hint, which names no account key.
+        let option = of(&Error::config_at("lease_ms", "x"));
+        assert_eq!(option, OUTBOX_CONFIG.0);
+        assert_ne!(option, of(&Error::config_at("sid", "x")));
         // A not_sent and an unknown transport failure must not get the same advice.
         assert_ne!(of(&errors[2]), of(&errors[3]));
         assert_ne!(of(&errors[4]), of(&errors[5]));

@@ -678,6 +678,21 @@ fn every_outbox_error_names_its_category_once_and_a_real_field() {
             !message[category.len()..].starts_with(category),
             "category twice: {env}"
         );
+        let outbox_option = [
+            "path",
+            "marker",
+            "settle_ms",
+            "lease_ms",
+            "worker_interval_ms",
+        ]
+        .contains(&e["field"].as_str().unwrap_or(""));
+        if e["kind"] == "config" && outbox_option {
+            let hint = e["hint"].as_str().unwrap();
+            assert!(
+                hint.contains("发件箱") && !hint.contains("appkey"),
+                "an outbox option's hint talks about the account: {env}"
+            );
+        }
         match e.get("field") {
             None => {}
             Some(Value::String(f)) if !f.is_empty() => {}

@@ -507,6 +507,11 @@ mod tests {
     }
 
     #[test]
+    fn the_hints_know_the_outbox_options() {
+        assert_eq!(OPTION_KEYS, crate::hint::OUTBOX_OPTIONS);
+    }
+
+    #[test]
     fn options_defaults_and_errors() {
         let o = Options::from_json(r#"{"path":"/tmp/x.db"}"#).unwrap();
         assert_eq!(
