@@ -94,6 +94,22 @@ namespace WdtTests
                 }
             });
 
+            test("outbox: a storage error after the send names its entry", () =>
+            {
+                WdtException e = null;
+                try
+                {
+                    WdtException.ThrowIfError("{\"ok\":false,\"error\":{\"kind\":\"storage\",\"message\":\"storage: disk full\"," +
+                                              "\"delivery\":\"unknown\",\"retryable\":false,\"entry_id\":\"E-1\"}}");
+                }
+                catch (WdtException x)
+                {
+                    e = x;
+                }
+                Check(e != null && e.Kind == WdtErrorKind.Storage && e.Delivery == WdtDelivery.Unknown
+                      && e.EntryId == "E-1", "kind storage, delivery unknown, entry_id");
+            });
+
             test("outbox: a wrong secret blocks the flush and leaves the entry pending", () =>
             {
                 string wrong = config.Replace("testsecret:testsalt", "testsecret:wrongsalt");

@@ -74,6 +74,10 @@ T::section('submit, same id, invalid, defer, flush, get, list', static function 
     $f = $outbox->flush();
     T::check($f['data']['delivered'] >= 1 && $f['data']['pending'] === 0, 'flush delivers', json_encode($f));
     T::check(array_key_exists('blocked', $f['data']) && $f['data']['blocked'] === null, 'flush not blocked', json_encode($f));
+    $s = WdtException::fromEnvelope(['ok' => false, 'error' => ['kind' => 'storage', 'delivery' => 'unknown',
+        'entry_id' => 'E-1', 'message' => 'storage: disk full']]);
+    T::same(WdtException::KIND_STORAGE, $s->getKind(), 'storage kind');
+    T::same('E-1', $s->getEntryId(), 'storage error names its entry');
     $g = $outbox->get("$run-D");
     T::same('delivered', $g['data']['state'], 'get after flush');
     T::check(count($g['data']['history']) >= 3, 'history has stored, attempt, answer');
