@@ -269,7 +269,7 @@ impl Outbox {
             .to_owned();
         let now = self.now();
         let lease_ms = self.options.lease_ms;
-        let (claimed, _sending) = {
+        let (claimed, sending) = {
             let mut conn = self.db();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let existing: Option<(Option<String>, Option<String>, String)> = tx
@@ -340,7 +340,7 @@ impl Outbox {
             let conn = self.db();
             return self.entry_json(&conn, &id, false);
         };
-        self.work(c, _sending)?;
+        self.work(c, sending)?;
         let conn = self.db();
         self.entry_json(&conn, &id, false)
             .map_err(|e| after_send(e, &id))
