@@ -1,8 +1,15 @@
 //! The outbox's costs on this machine (docs/outbox.md, BENCHMARKS.md): submit-and-deliver
-//! latency against the in-process gateway double on 127.0.0.1 (two durable commits, stored
+//! latency against the gateway double (a child process) on 127.0.0.1 (two durable commits, stored
 //! and marked in flight, then the answer, around one round trip), durable submits per second when deferred (one fsync'd commit each),
 //! and a flush draining a backlog. Every commit is fsync'd (WAL, synchronous=FULL): the figures
 //! are bounded by the disk's fsync time, which is printed first for scale.
+//!
+//! Last, the backlog case: OUTBOX_BENCH_BACKLOG (default "1000,10000") entries submitted
+//! offline (deferred), then one flush against the double. It prints the library's time per
+//! entry (CPU time of the flushing thread: the outbox, the client and SQLite, without the
+//! double's threads and without time spent waiting for fsync), the wall time per entry, and the
+//! process's peak RSS during that flush (reset before it via /proc/self/clear_refs). The double
+//! runs in a child process, so neither its CPU nor its memory is counted.
 //!
 //!   cargo bench --bench outbox            (OUTBOX_BENCH_N to change the sample size)
 
@@ -50,20 +57,70 @@ fn fsync_ms(dir: &std::path::Path) -> f64 {
     ms
 }
 
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Peak resident set size of this process in KiB (VmHWM), after `reset_peak_rss`.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn reset_peak_rss() {
+    // "5" resets VmHWM to the current RSS (Linux 4.0+); elsewhere the figure is the
+    // process's peak so far.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+const DOUBLE_ENV: &str = "WDT_OUTBOX_BENCH_DOUBLE";
+
 fn main() {
     let n: usize = std::env::var("OUTBOX_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed.json");
-    let server = Server::bind(&Options {
-        seed: Some(seed),
-        quiet: true,
-        ..Options::default()
-    })
+    // The double runs in a child process (this executable again): it keeps every request it
+    // received, which would otherwise be counted in the peak RSS of the library's process.
+    if std::env::var_os(DOUBLE_ENV).is_some() {
+        let server = Server::bind(&Options {
+            seed: Some(seed),
+            quiet: true,
+            ..Options::default()
+        })
+        .unwrap();
+        println!("{}", server.url());
+        std::io::stdout().flush().unwrap();
+        server.run();
+        return;
+    }
+    let mut double = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(DOUBLE_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the double");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(double.stdout.take().unwrap()),
+        &mut line,
+    )
     .unwrap();
-    let url = server.url();
-    std::thread::spawn(move || server.run());
+    let url = line.trim().to_owned();
 
     let dir = std::env::temp_dir().join(format!("wdt-outbox-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -136,5 +193,39 @@ fn main() {
         n as f64 / secs
     );
     unsafe { wdt_outbox_close(ob) };
+
+    // 4. the offline backlog: N deferred submits, then one flush.
+    let sizes: Vec<usize> = std::env::var("OUTBOX_BENCH_BACKLOG")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    for size in sizes {
+        let file = format!("backlog-{size}.db");
+        let ob = open(&file);
+        for i in 0..size {
+            let s = submit_json(&format!("B-{i}"), true);
+            let env = take(unsafe { wdt_outbox_submit(ob, s.as_ptr()) });
+            assert_eq!(env["data"]["state"], "pending", "{env}");
+        }
+        reset_peak_rss();
+        let rss_before = peak_rss_kib();
+        let cpu = thread_cpu();
+        let t = Instant::now();
+        let env = take(unsafe { wdt_outbox_flush(ob, std::ptr::null()) });
+        let wall = t.elapsed();
+        let cpu = thread_cpu() - cpu;
+        assert_eq!(env["data"]["delivered"], size, "{env}");
+        println!(
+            "flush of {size} offline entries: library {:.3} ms/entry (flushing thread's CPU), wall {:.3} ms/entry, peak RSS {:.1} MiB (at start {:.1} MiB)",
+            cpu.as_secs_f64() * 1000.0 / size as f64,
+            wall.as_secs_f64() * 1000.0 / size as f64,
+            peak_rss_kib() as f64 / 1024.0,
+            rss_before as f64 / 1024.0,
+        );
+        unsafe { wdt_outbox_close(ob) };
+    }
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = double.kill();
+    let _ = double.wait();
 }

@@ -151,10 +151,15 @@ WdtOutbox *wdt_outbox_open(const char *client_config_json, const char *options_j
  within the client's timeout. `submit_json` is
  `{"id":"POS-20261130-0042","request":{"refundInfo":{…},"detailMapList":[…],"createPreStockin":false},"defer":false}`
  (`id` optional, at most 64 of `A-Z a-z 0-9 . _ : -`). An invalid request stores nothing
- (`invalid_argument`, field under `request.`). An `id` that exists returns that entry
- unchanged and sends nothing. Otherwise the envelope's `data` is the entry; a failed delivery
- is not an error (the entry says `pending` or `in_doubt`). Kind `storage`: the file could not
- be written (full disk, read-only); nothing was sent.
+ (`invalid_argument`, field under `request.`); so does a `refundInfo.remark` containing `[wdt:`
+ (the outbox's marker syntax). An `id` that exists with the same request returns that entry as
+ it stands and sends nothing; with a different request it is `invalid_argument` (field `id`,
+ "already used for a different return") and nothing is stored or sent. Otherwise the
+ envelope's `data` is the entry; a failed delivery is not an error (the entry says `pending`
+ or `in_doubt`). Kind `storage`: the file could not be written (full disk, read-only, the
+ write lock held too long): `delivery` `not_sent` when nothing was sent; `unknown`, with
+ `entry_id`, when the request may have reached the ERP and its outcome could not be recorded
+ (the entry is then reconciled; do not submit the return again under another id).
 
  Returns an envelope the caller releases with `wdt_free_string`. A NULL outbox, or one already
  closed with `wdt_outbox_close`, gives an `invalid_argument` envelope and stores nothing.
@@ -193,8 +198,13 @@ char *wdt_outbox_list(WdtOutbox *outbox, const char *filter_json);
  Works through undelivered entries now (`{"max_entries":N,"budget_ms":M}`, both optional;
  NULL means none): in-doubt entries past their settle delay are reconciled with the ERP
  first, pending ones are sent. Blocks while it works. The envelope's `data` is
- `{"delivered":…,"rejected":…,"in_doubt":…,"pending":…,"needs_attention":…}`: what this
- flush delivered and rejected, and how many entries are left in each open state. Released
+ `{"delivered":…,"rejected":…,"in_doubt":…,"pending":…,"needs_attention":…,"blocked":…}`:
+ what this flush delivered and rejected, how many entries are left in each open state, and
+ `blocked`: null, or `{"kind":"api","status":N,"message":"…"}` when the gateway refused the
+ account's configuration (status 1, 2, 3, 6, 7 or 8: sign, appkey, sid, IP whitelist,
+ timestamp…) rather than a return; the flush then stopped and left the entries as they were.
+ Kind `storage` with `delivery` `unknown` and `entry_id`: an entry was sent and its outcome
+ could not be recorded (it is reconciled by a later flush). Released
  with `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`
  (a flush running when the outbox is closed finishes its work); processes sharing the file
  never send one entry twice.

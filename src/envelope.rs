@@ -10,45 +10,65 @@ use crate::error::Error;
 /// Renders every envelope. `attempts` is how many times the request went to the gateway;
 /// it is reported on errors from the network, where it tells a caller what already happened.
 pub fn render(result: Result<&Success, &Error>, attempts: u32) -> String {
-    let mut env = Map::new();
     match result {
-        Ok(s) => return success(s),
+        Ok(s) => success(s),
         Err(e) => {
+            let mut env = Map::new();
             env.insert("ok".into(), Value::Bool(false));
-            let mut err = Map::new();
-            err.insert("kind".into(), Value::from(e.kind()));
-            match e {
-                Error::Api { status, .. } => {
-                    err.insert("status".into(), Value::from(*status));
-                }
-                Error::Http {
-                    http_status,
-                    status,
-                    ..
-                } => {
-                    err.insert("http_status".into(), Value::from(*http_status));
-                    if let Some(status) = status {
-                        err.insert("status".into(), Value::from(*status));
-                    }
-                }
-                Error::InvalidArgument { field: Some(f), .. }
-                | Error::Config { field: Some(f), .. } => {
-                    err.insert("field".into(), Value::from(f.as_str()));
-                }
-                _ => {}
-            }
-            err.insert("message".into(), Value::from(e.to_string()));
-            err.insert("delivery".into(), Value::from(e.delivery().as_str()));
-            err.insert("retryable".into(), Value::Bool(e.retryable()));
-            if attempts > 0 {
-                err.insert("attempts".into(), Value::from(attempts));
-            }
-            err.insert("hint".into(), Value::from(crate::hint::of(e)));
-            env.insert("error".into(), Value::Object(err));
+            env.insert("error".into(), Value::Object(error_object(e, attempts)));
+            // A Map of Values always serialises.
+            serde_json::to_string(&Value::Object(env)).unwrap_or_default()
         }
     }
-    // A Map of Values always serialises.
-    serde_json::to_string(&Value::Object(env)).unwrap_or_default()
+}
+
+/// The `error` member of an error envelope; the outbox also stores it on the entry whose
+/// attempt failed.
+pub fn error_object(e: &Error, attempts: u32) -> Map<String, Value> {
+    let mut err = Map::new();
+    err.insert("kind".into(), Value::from(e.kind()));
+    match e {
+        Error::Api { status, .. } => {
+            err.insert("status".into(), Value::from(*status));
+        }
+        Error::Http {
+            http_status,
+            status,
+            ..
+        } => {
+            err.insert("http_status".into(), Value::from(*http_status));
+            if let Some(status) = status {
+                err.insert("status".into(), Value::from(*status));
+            }
+        }
+        Error::InvalidArgument { field: Some(f), .. } | Error::Config { field: Some(f), .. } => {
+            err.insert("field".into(), Value::from(f.as_str()));
+        }
+        Error::Storage {
+            entry_id: Some(id), ..
+        } => {
+            err.insert("entry_id".into(), Value::from(id.as_str()));
+        }
+        _ => {}
+    }
+    err.insert("message".into(), Value::from(e.to_string()));
+    err.insert("delivery".into(), Value::from(e.delivery().as_str()));
+    err.insert("retryable".into(), Value::Bool(e.retryable()));
+    if attempts > 0 {
+        err.insert("attempts".into(), Value::from(attempts));
+    }
+    err.insert("hint".into(), Value::from(crate::hint::of(e)));
+    err
+}
+
+/// `{"ok":true,"status":0,"data":…}` for data the library made itself (the outbox's entries,
+/// lists and flush results).
+pub fn data(data: Value) -> String {
+    let mut env = Map::new();
+    env.insert("ok".into(), Value::Bool(true));
+    env.insert("status".into(), Value::from(0));
+    env.insert("data".into(), data);
+    Value::Object(env).to_string()
 }
 
 /// `{"ok":true,"status":0,"data":…,"total_count":…}` in one allocation: `data` is the gateway's

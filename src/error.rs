@@ -99,6 +99,19 @@ pub enum Error {
         /// A rate or concurrency limit: resending later is safe and may succeed.
         retryable: bool,
     },
+    /// The outbox's file could not be written (full disk, read-only, damaged, its write lock
+    /// held too long). `NotSent` when nothing of the call was sent (an entry is durable before
+    /// its first byte leaves); `Unknown`, naming the entry, when its request may have reached
+    /// the ERP and the outcome could not be recorded (the entry is then reconciled).
+    #[error("storage: {message}")]
+    Storage {
+        /// Whether the entry's request may have reached the gateway.
+        delivery: Delivery,
+        /// The entry whose outcome could not be recorded (with `Unknown`).
+        entry_id: Option<String>,
+        /// What failed, without the category.
+        message: String,
+    },
     /// A bug in the library (a caught panic).
     #[error("internal: {message}")]
     Internal {
@@ -150,6 +163,7 @@ impl Error {
             Error::Http { .. } => "http",
             Error::BadResponse { .. } => "bad_response",
             Error::Api { .. } => "api",
+            Error::Storage { .. } => "storage",
             Error::Internal { .. } => "internal",
         }
     }
@@ -160,7 +174,8 @@ impl Error {
             Error::InvalidArgument { .. } | Error::Config { .. } => Delivery::NotSent,
             Error::Transport { delivery, .. }
             | Error::Timeout { delivery, .. }
-            | Error::Api { delivery, .. } => *delivery,
+            | Error::Api { delivery, .. }
+            | Error::Storage { delivery, .. } => *delivery,
             Error::Http { .. } | Error::BadResponse { .. } | Error::Internal { .. } => {
                 Delivery::Unknown
             }

@@ -145,6 +145,8 @@ pub const KINDS: &[(&str, &str, &str, &str)] = &[
     ("timeout", "unknown", "等待网关应答超时，ERP 可能已经处理：不要直接重发快速退货，先查询确认是否已建单；必要时加大 timeout_ms。", "no answer in time after sending: the ERP may have acted; query before any resend, or raise timeout_ms."),
     ("http", "", "网关或中间的代理返回了 HTTP 错误页：请求可能已被处理，先查询 ERP 再决定是否重发；请检查代理、防火墙和 url。", "an HTTP error page from the gateway or a proxy: the request may have been processed; query first, check proxy and URL."),
     ("bad_response", "", "收到的不是网关的 JSON（常见于需要登录的 Wi-Fi 或代理页面）：请检查网络；请求可能已被处理，先查询 ERP 再重发。", "the answer is not the gateway's JSON (a captive portal or proxy page): check the network; query before any resend."),
+    ("storage", "not_sent", "本地退货发件箱文件无法写入（磁盘已满、只读或文件损坏）。本次退货没有保存、也没有发送；已保存的退货不会丢失：请腾出磁盘空间或检查文件权限后重试，仍失败请联系技术支持。", "the outbox file cannot be written (full disk, read-only, damaged): this return was neither stored nor sent, stored ones are kept; free space or fix permissions and retry."),
+    ("storage", "unknown", "退货可能已送达 ERP，但结果没能写入本地发件箱文件（磁盘已满或文件被占用）。请不要重新录入这笔退货：腾出磁盘空间后，发件箱会先向 ERP 核实再决定是否重发；可用 entry_id 查询它的状态。", "the return may be at the ERP but its outcome could not be written to the outbox file: do not ring it up again; once there is space the outbox asks the ERP before any resend (look it up by entry_id)."),
     ("internal", "", "libwdt 内部错误（程序缺陷）：请把完整的错误信息发给开发者；请求是否发出未知，先查询 ERP 再重发。", "a bug in libwdt: report the whole error; whether the request was sent is unknown, query before any resend."),
 ];
 
@@ -303,10 +305,30 @@ pub const RULES: &[(&str, &str, &str)] = &[
 /// Keys that exist for the library's own tests: never suggested to a user.
 const INTERNAL_KEYS: &[&str] = &["test_hooks"];
 
+/// The outbox's option keys (its tests check them against the outbox's own list): a config
+/// error about one of them is about `wdt_outbox_open`'s options, not the client's account.
+pub(crate) const OUTBOX_OPTIONS: &[&str] = &[
+    "path",
+    "marker",
+    "settle_ms",
+    "lease_ms",
+    "worker_interval_ms",
+];
+
+const OUTBOX_CONFIG: (&str, &str) = (
+    "发件箱选项有误：请按 field 指出的选项检查 wdt_outbox_open 的 options_json（path 须是本机可写的文件路径；lease_ms 必须大于客户端的 timeout_ms）。没有保存、也没有发送任何退货。",
+    "a bad outbox option: check the key named by `field` in wdt_outbox_open's options_json (path a writable local file; lease_ms longer than the client's timeout_ms). Nothing was stored or sent.",
+);
+
 /// The hint of any error: every kind and every status has one. `invalid_argument` and `config`
 /// name the field and the rule it broke, so a Chinese reader needs nothing of the English
 /// message.
 pub fn of(e: &Error) -> Cow<'static, str> {
+    if let Error::Config { field: Some(f), .. } = e {
+        if OUTBOX_OPTIONS.contains(&f.as_str()) {
+            return Cow::Borrowed(OUTBOX_CONFIG.0);
+        }
+    }
     match e {
         Error::Api {
             status, message, ..
@@ -459,6 +481,12 @@ fn markdown() -> String {
         let delivery = if delivery.is_empty() { "any" } else { delivery };
         out.push_str(&format!("| `{kind}` | {delivery} | {hint} | {english} |\n"));
     }
+    out.push_str(&format!(
+        "| `config` (outbox options: {}) | any | {} | {} |\n",
+        OUTBOX_OPTIONS.join(", "),
+        OUTBOX_CONFIG.0,
+        OUTBOX_CONFIG.1
+    ));
     out.push_str(
         "\n`invalid_argument` 与 `config` 的提示还写出出错的字段和它违反的规则（下表；`{0}`、`{1}` 为 \
          message 中的数字），未知的键另给出最接近的可用键。`message` 保持英文原样。\n\
@@ -674,6 +702,16 @@ mod tests {
             Error::BadResponse {
                 message: "bad response".into(),
             },
+            Error::Storage {
+                delivery: NotSent,
+                entry_id: None,
+                message: "disk full".into(),
+            },
+            Error::Storage {
+                delivery: Unknown,
+                entry_id: Some("E-1".into()),
+                message: "disk full".into(),
+            },
             Error::Internal {
                 message: "internal".into(),
             },
@@ -699,10 +737,15 @@ mod tests {
             "timeout",
             "http",
             "bad_response",
+            "storage",
             "internal",
         ] {
             assert!(kinds_seen.contains(&kind), "{kind}");
         }
+        // An outbox option is not the account: its own hint, which names no account key.
+        let option = of(&Error::config_at("lease_ms", "x"));
+        assert_eq!(option, OUTBOX_CONFIG.0);
+        assert_ne!(option, of(&Error::config_at("sid", "x")));
         // A not_sent and an unknown transport failure must not get the same advice.
         assert_ne!(of(&errors[2]), of(&errors[3]));
         assert_ne!(of(&errors[4]), of(&errors[5]));

@@ -25,6 +25,26 @@ impl Input {
     }
 }
 
+impl Input {
+    /// An error about a whole argument (no `field`: it names no value inside).
+    pub fn error_whole(self, message: impl std::fmt::Display) -> Error {
+        match self {
+            Input::Request => Error::invalid(message),
+            Input::Config => Error::config(message),
+        }
+    }
+}
+
+/// The text of argument `what` as a JSON object, or an error of `input`'s kind about the whole
+/// argument.
+pub fn parse_object(text: &str, what: &str, input: Input) -> Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(input.error_whole(format_args!("{what} must be a json object"))),
+        Err(e) => Err(input.error_whole(format_args!("{what} is not valid json: {e}"))),
+    }
+}
+
 /// How long a string may be, and whether `""` is allowed.
 #[derive(Debug, Clone, Copy)]
 pub struct Text {

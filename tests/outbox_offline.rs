@@ -43,7 +43,8 @@ fn a_thousand_offline_returns_are_delivered_by_one_flush_exactly_once() {
     let f = o.flush(&json!({}));
     assert_eq!(
         f["data"],
-        json!({"delivered": n, "rejected": 0, "in_doubt": 0, "pending": 0, "needs_attention": 0}),
+        json!({"delivered": n, "rejected": 0, "in_doubt": 0, "pending": 0, "needs_attention": 0,
+               "blocked": null}),
         "one flush"
     );
     let log = request_log(&d);

@@ -6,13 +6,16 @@
 //! crash can never turn into a blind resend.
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::model::State;
 use serde_json::{json, Value};
 
 /// An entry this process now holds.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub seq: i64,
-    pub state: String,
+    pub id: String,
+    pub state: State,
     pub body: String,
     pub method: String,
     pub tid: String,
@@ -22,22 +25,50 @@ pub struct Claimed {
     pub marked: bool,
 }
 
+/// What this process knows that the file cannot: the entries whose request it is sending right
+/// now (never to be taken for a dead process's, whatever the wall clock did), and when, by the
+/// monotonic clock, its own unknown outcomes may be asked about.
+pub trait Local {
+    fn sending(&self, seq: i64) -> bool;
+    fn settling(&self, seq: i64) -> bool;
+}
+
+const EXPIRED_SQL: &str = "SELECT seq, lease_until_ms FROM entries
+     WHERE in_flight = 1 AND lease_until_ms <= ?1 ORDER BY lease_until_ms";
+const CLAIM_SQL: &str = "SELECT seq, id, state, body, method, tid, marker, first_attempt_ms,
+         settle_at_ms, lease_until_ms FROM entries
+     WHERE state = ?1 AND seq > ?2 AND in_flight = 0
+     ORDER BY state, seq LIMIT 1";
+
+#[cfg(test)]
+const PER_ENTRY_SQL: &[&str] = &[EXPIRED_SQL, CLAIM_SQL];
+
 /// Expired leases of entries whose attempt never recorded an answer: the request may have
-/// reached the gateway, so they become `in_doubt`, and the settle delay counts from the lease's
-/// end (the attempt ended by then, since a lease outlasts the client's timeout).
-fn expire_in_flight(tx: &Connection, now: i64, settle_ms: u64) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT seq, lease_until_ms FROM entries WHERE in_flight = 1 AND lease_until_ms <= ?1",
-    )?;
+/// reached the gateway, so they become `in_doubt`. The settle delay counts from the later of
+/// now and the lease's end (the attempt ended by then, since a lease outlasts the client's
+/// timeout; "now" covers a clock that jumped ahead). Entries this process is sending are
+/// skipped: only a clock step can make their lease look expired.
+fn expire_in_flight(
+    tx: &Connection,
+    now: i64,
+    settle_ms: u64,
+    local: &dyn Local,
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(EXPIRED_SQL)?;
     let stale: Vec<(i64, i64)> = stmt
         .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (seq, until) in stale {
-        tx.execute(
+        if local.sending(seq) {
+            continue;
+        }
+        let from = until.max(now);
+        tx.prepare_cached(
             "UPDATE entries SET state = 'in_doubt', in_flight = 0, lease_owner = NULL,
-             lease_until_ms = NULL, settle_at_ms = ?2, updated_ms = ?3 WHERE seq = ?1",
-            params![seq, until + settle_ms as i64, now],
-        )?;
+             lease_until_ms = NULL, lease_from_ms = NULL, settle_at_ms = ?2,
+             settle_from_ms = ?3, updated_ms = ?4 WHERE seq = ?1",
+        )?
+        .execute(params![seq, from + settle_ms as i64, from, now])?;
         super::store::add_history(
             tx,
             seq,
@@ -49,49 +80,102 @@ fn expire_in_flight(tx: &Connection, now: i64, settle_ms: u64) -> rusqlite::Resu
     Ok(())
 }
 
-/// Claims the next entry (in submit order, after `after_seq`) that may be worked on now:
-/// `pending`, or `in_doubt` whose settle delay has passed, with no live lease.
+/// A wall clock stepped back makes a lease or a settle delay that started "in the future" look
+/// longer by the size of the step: each is shortened to its own length from now. Run once per
+/// flush, not per entry.
+pub fn undo_backward_steps(conn: &mut Connection, now: i64) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached(
+        "UPDATE entries SET lease_until_ms = ?1 + (lease_until_ms - lease_from_ms),
+             lease_from_ms = ?1
+         WHERE lease_from_ms > ?1 AND lease_until_ms IS NOT NULL",
+    )?
+    .execute([now])?;
+    tx.prepare_cached(
+        "UPDATE entries SET settle_at_ms = ?1 + (settle_at_ms - settle_from_ms),
+             settle_from_ms = ?1
+         WHERE state = 'in_doubt' AND settle_from_ms > ?1",
+    )?
+    .execute([now])?;
+    tx.commit()
+}
+
+/// Where a flush is: entries are taken in two passes, in-doubt ones whose settle delay has
+/// passed first (they are the oldest unknowns), then pending ones, each in submit order. Each
+/// pass keeps its own cursor, so a flush reads every entry at most once in all (linear in the
+/// backlog) and works on each at most once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cursor {
+    pub doubt: i64,
+    pub pending: i64,
+}
+
+/// Claims the next entry that may be worked on now: `in_doubt` whose settle delay has passed,
+/// or `pending`, with no live lease.
 pub fn claim_next(
     conn: &mut Connection,
     owner: &str,
-    after_seq: i64,
+    cursor: &mut Cursor,
     now: i64,
     lease_ms: u64,
     settle_ms: u64,
+    local: &dyn Local,
 ) -> rusqlite::Result<Option<Claimed>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    expire_in_flight(&tx, now, settle_ms)?;
-    let found = tx
-        .query_row(
-            "SELECT seq, state, body, method, tid, marker, first_attempt_ms FROM entries
-             WHERE seq > ?1
-               AND (state = 'pending' OR (state = 'in_doubt' AND settle_at_ms <= ?2))
-               AND (lease_until_ms IS NULL OR lease_until_ms <= ?2)
-             ORDER BY seq LIMIT 1",
-            params![after_seq, now],
-            |r| {
-                Ok(Claimed {
-                    seq: r.get(0)?,
-                    state: r.get(1)?,
-                    body: r.get(2)?,
-                    method: r.get(3)?,
-                    tid: r.get(4)?,
-                    marker: r.get(5)?,
-                    first_attempt_ms: r.get(6)?,
-                    marked: false,
+    expire_in_flight(&tx, now, settle_ms, local)?;
+    let mut found = None;
+    for state in [State::InDoubt, State::Pending] {
+        let after = if state == State::Pending {
+            &mut cursor.pending
+        } else {
+            &mut cursor.doubt
+        };
+        let mut stmt = tx.prepare_cached(CLAIM_SQL)?;
+        loop {
+            let row = stmt
+                .query_row(params![state, *after], |r| {
+                    Ok((
+                        Claimed {
+                            seq: r.get(0)?,
+                            id: r.get(1)?,
+                            state: r.get(2)?,
+                            body: r.get(3)?,
+                            method: r.get(4)?,
+                            tid: r.get(5)?,
+                            marker: r.get(6)?,
+                            first_attempt_ms: r.get(7)?,
+                            marked: false,
+                        },
+                        r.get::<_, Option<i64>>(8)?,
+                        r.get::<_, Option<i64>>(9)?,
+                    ))
                 })
-            },
-        )
-        .optional()?;
-    let mut found = found;
+                .optional()?;
+            let Some((c, settle_at, lease_until)) = row else {
+                break;
+            };
+            *after = c.seq;
+            let leased = lease_until.is_some_and(|u| u > now);
+            let unsettled = state == State::InDoubt
+                && (settle_at.map_or(true, |s| s > now) || local.settling(c.seq));
+            if !leased && !unsettled {
+                found = Some(c);
+                break;
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+    }
     if let Some(c) = &mut found {
-        tx.execute(
-            "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3 WHERE seq = ?1",
-            params![c.seq, owner, now + lease_ms as i64],
-        )?;
+        tx.prepare_cached(
+            "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3, lease_from_ms = ?4
+             WHERE seq = ?1",
+        )?
+        .execute(params![c.seq, owner, now + lease_ms as i64, now])?;
         // A pending entry is sent right after the claim: mark it in flight in the same commit
         // (one fsync fewer per entry; a crash in between is then reconciled, which is safe).
-        if c.state == "pending" {
+        if c.state == State::Pending {
             c.marked = start_attempt(&tx, owner, c.seq, now, lease_ms, "pending")?;
             if c.first_attempt_ms.is_none() {
                 c.first_attempt_ms = Some(now);
@@ -111,10 +195,12 @@ pub fn renew(
     now: i64,
     lease_ms: u64,
 ) -> rusqlite::Result<bool> {
-    let n = conn.execute(
-        "UPDATE entries SET lease_until_ms = ?3 WHERE seq = ?1 AND lease_owner = ?2",
-        params![seq, owner, now + lease_ms as i64],
-    )?;
+    let n = conn
+        .prepare_cached(
+            "UPDATE entries SET lease_until_ms = ?3, lease_from_ms = ?4
+         WHERE seq = ?1 AND lease_owner = ?2",
+        )?
+        .execute(params![seq, owner, now + lease_ms as i64, now])?;
     Ok(n == 1)
 }
 
@@ -143,13 +229,14 @@ pub fn start_attempt(
     lease_ms: u64,
     reason: &str,
 ) -> rusqlite::Result<bool> {
-    let n = tx.execute(
-        "UPDATE entries SET in_flight = 1, attempts = attempts + 1,
+    let n = tx
+        .prepare_cached(
+            "UPDATE entries SET in_flight = 1, attempts = attempts + 1,
              first_attempt_ms = coalesce(first_attempt_ms, ?3), lease_until_ms = ?4,
-             updated_ms = ?3
+             lease_from_ms = ?3, updated_ms = ?3
          WHERE seq = ?1 AND lease_owner = ?2 AND state IN ('pending', 'in_doubt')",
-        params![seq, owner, now, now + lease_ms as i64],
-    )?;
+        )?
+        .execute(params![seq, owner, now, now + lease_ms as i64])?;
     if n == 1 {
         let attempts: i64 =
             tx.query_row("SELECT attempts FROM entries WHERE seq = ?1", [seq], |r| {
@@ -204,42 +291,43 @@ pub fn record(
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = match decision {
-        Decision::Delivered { result } => tx.execute(
+        Decision::Delivered { result } => tx.prepare_cached(
             "UPDATE entries SET state = 'delivered', result = ?2, error = NULL, in_flight = 0,
-                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?3
+                 lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?3
              WHERE seq = ?1 AND state NOT IN ('delivered', 'rejected')",
-            params![seq, result.to_string(), now],
-        )?,
-        Decision::Rejected { error } => tx.execute(
+        )?
+        .execute(params![seq, result.to_string(), now])?,
+        Decision::Rejected { error } => tx.prepare_cached(
             "UPDATE entries SET state = 'rejected', error = ?2, in_flight = 0,
-                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?3
+                 lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?3
              WHERE seq = ?1 AND state NOT IN ('delivered', 'rejected')",
-            params![seq, error.to_string(), now],
-        )?,
-        Decision::Pending { error } => tx.execute(
+        )?
+        .execute(params![seq, error.to_string(), now])?,
+        Decision::Pending { error } => tx.prepare_cached(
             "UPDATE entries SET state = 'pending', error = ?3, in_flight = 0,
-                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?4
+                 lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?4
              WHERE seq = ?1 AND lease_owner = ?2",
-            params![seq, owner, error.to_string(), now],
-        )?,
-        Decision::InDoubt { error, settle_ms } => tx.execute(
+        )?
+        .execute(params![seq, owner, error.to_string(), now])?,
+        Decision::InDoubt { error, settle_ms } => tx.prepare_cached(
             "UPDATE entries SET state = 'in_doubt', error = ?3, in_flight = 0,
-                 settle_at_ms = ?4, lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?5
+                 settle_at_ms = ?4, settle_from_ms = ?5, lease_owner = NULL,
+                 lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?5
              WHERE seq = ?1 AND lease_owner = ?2",
-            params![seq, owner, error.to_string(), now + *settle_ms as i64, now],
-        )?,
-        Decision::NeedsAttention { error } => tx.execute(
+        )?
+        .execute(params![seq, owner, error.to_string(), now + *settle_ms as i64, now])?,
+        Decision::NeedsAttention { error } => tx.prepare_cached(
             "UPDATE entries SET state = 'needs_attention', error = ?3, in_flight = 0,
-                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?4
+                 lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL, updated_ms = ?4
              WHERE seq = ?1 AND lease_owner = ?2",
-            params![seq, owner, error.to_string(), now],
-        )?,
-        Decision::Unchanged { error } => tx.execute(
-            "UPDATE entries SET error = ?3, lease_owner = NULL, lease_until_ms = NULL,
+        )?
+        .execute(params![seq, owner, error.to_string(), now])?,
+        Decision::Unchanged { error } => tx.prepare_cached(
+            "UPDATE entries SET error = ?3, lease_owner = NULL, lease_until_ms = NULL, lease_from_ms = NULL,
                  updated_ms = ?4
              WHERE seq = ?1 AND lease_owner = ?2",
-            params![seq, owner, error.to_string(), now],
-        )?,
+        )?
+        .execute(params![seq, owner, error.to_string(), now])?,
     };
     let mut event = event.clone();
     if n == 0 {
@@ -247,4 +335,41 @@ pub fn record(
     }
     super::store::add_history(&tx, seq, now, &event)?;
     tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queries a flush runs once per entry must be index lookups: a scan of the table per
+    /// entry makes a flush quadratic in the backlog (10,000 offline returns).
+    #[test]
+    fn the_per_entry_queries_use_indexes() {
+        let dir = std::env::temp_dir().join(format!("wdt-lease-plan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = super::super::store::open(&dir.join("o.db").to_string_lossy()).unwrap();
+        for sql in PER_ENTRY_SQL {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let n = stmt.parameter_count();
+            let args: Vec<i64> = vec![0; n];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            for step in &plan {
+                assert!(
+                    !step.starts_with("SCAN") || step.contains("INDEX"),
+                    "{sql}\n{plan:?}"
+                );
+                // A rowid range from the cursor is fine only when the filter is an index's.
+                assert!(
+                    !step.contains("USING INTEGER PRIMARY KEY"),
+                    "{sql}\n{plan:?}"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

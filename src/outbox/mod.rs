@@ -13,69 +13,36 @@ pub mod store;
 mod worker;
 
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::config::Config;
 use crate::envelope;
 use crate::error::{Delivery, Error};
 use lease::{Claimed, Decision};
-use model::{Entry, FlushOptions, ListFilter, Options, Submit};
+use model::{Entry, FlushOptions, ListFilter, Options, State, Submit};
 
-/// Why an outbox call failed: an ordinary library error, or the file itself (full disk,
-/// read-only, damaged), reported with kind `storage`.
-#[derive(Debug)]
-pub enum Fail {
-    Lib(Error),
-    Storage(String),
-}
-
-impl Fail {
-    fn path(message: String) -> Fail {
-        Fail::Lib(Error::config_at("path", message))
-    }
-
-    #[cfg(test)]
-    pub fn message(&self) -> String {
-        match self {
-            Fail::Lib(e) => e.to_string(),
-            Fail::Storage(m) => m.clone(),
-        }
-    }
-
-    /// The error envelope. `storage` is this module's addition to the kinds: nothing about the
-    /// failed call was sent (an entry is stored before it is sent), and what was stored before
-    /// stays stored.
-    pub fn envelope(&self) -> String {
-        match self {
-            Fail::Lib(e) => envelope::error(e),
-            Fail::Storage(m) => json!({"ok": false, "error": {
-                "kind": "storage",
-                "message": m,
-                "delivery": "not_sent",
-                "retryable": false,
-                "hint": "本地退货暂存文件无法写入（磁盘已满、只读或文件损坏）。已保存的退货不会丢失：请腾出磁盘空间或检查文件权限后重试，仍失败请联系技术支持。",
-            }})
-            .to_string(),
-        }
-    }
-}
-
-impl From<Error> for Fail {
-    fn from(e: Error) -> Fail {
-        Fail::Lib(e)
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(e: rusqlite::Error) -> Fail {
-        Fail::Storage(format!("storage: {}", store::describe(&e)))
+/// A storage failure once entry `id` may have been sent says `unknown` and names the entry: a
+/// `not_sent` storage error would invite the till to ring the return up again.
+fn after_send(e: Error, id: &str) -> Error {
+    match e {
+        Error::Storage {
+            delivery: Delivery::NotSent,
+            message,
+            ..
+        } => Error::Storage {
+            delivery: Delivery::Unknown,
+            entry_id: Some(id.to_owned()),
+            message,
+        },
+        other => other,
     }
 }
 
@@ -86,13 +53,20 @@ impl From<rusqlite::Error> for Fail {
 /// long after the request started), `answered` (answer read, not stored) or `recorded`. The process is killed
 /// with SIGKILL, as a power cut or the task manager would.
 pub(crate) const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
+/// Test-only: milliseconds added to the outbox's wall clock, read on every reading of it, and
+/// only by an outbox whose client config has `"test_hooks": true` (a till clock stepped by NTP).
+pub(crate) const CLOCK_STEP_ENV: &str = "WDT_OUTBOX_TEST_CLOCK_STEP_MS";
 
 pub struct Outbox {
     conn: Mutex<Connection>,
     client: Client,
     options: Options,
     owner: String,
+    /// This file's tag, part of every marker (docs/outbox.md).
+    tag: String,
+    local: LocalState,
     crash: Option<String>,
+    test_hooks: bool,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -113,44 +87,137 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
-/// Counts of a flush: what it delivered or rejected, and what is left in each open state.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// The gateway statuses that refuse the caller (sign, appkey, sid, parameters node, dynamic
+/// password, IP whitelist, timestamp, version: docs/protocol.md), not this return: they say
+/// nothing about the entry, so it stays as it was and the flush stops (every other entry
+/// would be refused alike). Only an answer about the return's content makes it `rejected`.
+const CALLER_REFUSED: [i64; 6] = [1, 2, 3, 6, 7, 8];
+
+/// The reason a flush stopped for the account's configuration, or None for another error.
+fn blocked_by(e: &Error) -> Option<Value> {
+    match e {
+        Error::Api {
+            status,
+            delivery: Delivery::Rejected,
+            ..
+        } if CALLER_REFUSED.contains(status) => Some(json!({
+            "kind": e.kind(),
+            "status": status,
+            "message": e.to_string(),
+        })),
+        _ => None,
+    }
+}
+
+/// Counts of a flush: what it delivered or rejected, what is left in each open state, and why
+/// it stopped early when the account's configuration was refused.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct FlushCounts {
     pub delivered: u64,
     pub rejected: u64,
     pub in_doubt: u64,
     pub pending: u64,
     pub needs_attention: u64,
+    pub blocked: Option<Value>,
+}
+
+/// How working on one entry ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Worked {
+    Delivered,
+    Rejected,
+    /// Pending, in doubt, needs attention, or left as it was.
+    Open,
+    /// Another process took the entry meanwhile (its lease expired under us).
+    Lost,
+    /// Nothing left the machine (refused, no route, DNS): the rest would fail alike.
+    NetworkDown,
+    /// The gateway refused the account (CALLER_REFUSED): the rest would be refused alike.
+    Blocked(Value),
+}
+
+/// What only this process knows (see `lease::Local`).
+#[derive(Debug, Default)]
+struct LocalState {
+    sending: Mutex<HashSet<i64>>,
+    settling: Mutex<HashMap<i64, Instant>>,
+}
+
+impl lease::Local for LocalState {
+    fn sending(&self, seq: i64) -> bool {
+        lock(&self.sending).contains(&seq)
+    }
+
+    fn settling(&self, seq: i64) -> bool {
+        let mut map = lock(&self.settling);
+        match map.get(&seq) {
+            Some(until) if Instant::now() < *until => true,
+            Some(_) => {
+                map.remove(&seq);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Marks an entry as being sent by this process for as long as it lives.
+struct Sending<'a> {
+    local: &'a LocalState,
+    seq: i64,
+}
+
+impl<'a> Sending<'a> {
+    fn start(local: &'a LocalState, seq: i64) -> Sending<'a> {
+        lock(&local.sending).insert(seq);
+        Sending { local, seq }
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        lock(&self.local.sending).remove(&self.seq);
+    }
 }
 
 impl Outbox {
-    pub fn open(client_config: &str, options: &str) -> Result<Outbox, Fail> {
+    pub fn open(client_config: &str, options: &str) -> Result<Outbox, Error> {
         let config = Config::from_json(client_config)?;
         let options = Options::from_json(options)?;
         // A lease shorter than one call would let a second process take over an entry whose
         // request is still on the wire.
         let timeout_ms = config.timeout.as_millis() as u64;
         if options.lease_ms <= timeout_ms {
-            return Err(Fail::Lib(Error::config_at(
+            return Err(Error::config_at(
                 "lease_ms",
                 format_args!(
                     "lease_ms ({}) must be longer than the client's timeout_ms ({timeout_ms})",
                     options.lease_ms
                 ),
-            )));
+            ));
         }
+        let test_hooks = config.test_hooks;
         let crash = if config.test_hooks {
             std::env::var(CRASH_ENV).ok()
         } else {
             None
         };
         let conn = store::open(&options.path)?;
+        let fresh = format!("{:012x}", random_u64() & 0xffff_ffff_ffff);
+        let tag = store::tag(&conn, &fresh)?;
         Ok(Outbox {
             conn: Mutex::new(conn),
             client: Client::new(config),
             options,
             owner: format!("{}-{:016x}", std::process::id(), random_u64()),
+            tag,
+            local: LocalState::default(),
             crash,
+            test_hooks,
         })
     }
 
@@ -159,7 +226,20 @@ impl Outbox {
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.conn)
+    }
+
+    /// The wall clock, in Unix milliseconds (plus the test hook's step).
+    fn now(&self) -> i64 {
+        let step = if self.test_hooks {
+            std::env::var(CLOCK_STEP_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        store::now_ms().saturating_add(step)
     }
 
     fn crash_point(&self, point: &str) {
@@ -168,37 +248,64 @@ impl Outbox {
         }
     }
 
-    /// Stores the return, then (unless deferred) tries to deliver it now.
-    pub fn submit(&self, submit_json: &str) -> Result<Value, Fail> {
+    /// Stores the return, then (unless deferred) tries to deliver it now. The entry (and its
+    /// id, generated ones too) is durable before any byte is sent; from then on every failure
+    /// says `unknown` and names the entry.
+    pub fn submit(&self, submit_json: &str) -> Result<Value, Error> {
         let submit = Submit::from_json(submit_json)?;
         let id = submit
             .id
             .clone()
-            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", store::now_ms(), random_u64() as u32));
-        let marker = self.options.marker.then(|| model::marker_for(&id));
+            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", self.now(), random_u64() as u32));
+        let marker = self
+            .options
+            .marker
+            .then(|| model::marker_for(&self.tag, &id));
         let prepared = model::prepare(&submit.request, marker.as_deref())?;
+        let canonical = model::canonical(&submit.request);
         let tid = submit.request["refundInfo"]["tid"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let now = store::now_ms();
+        let now = self.now();
         let lease_ms = self.options.lease_ms;
-        let claimed = {
+        let (claimed, sending) = {
             let mut conn = self.db();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing: Option<i64> = tx
-                .query_row("SELECT seq FROM entries WHERE id = ?1", [&id], |r| r.get(0))
+            let existing: Option<(Option<String>, Option<String>, String)> = tx
+                .query_row(
+                    "SELECT request, marker, body FROM entries WHERE id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()?;
-            if existing.is_some() {
+            if let Some((request, old_marker, body)) = existing {
                 drop(tx);
-                // The same id again (a till retrying after a crash): the entry as it is.
+                if !same_return(&submit, &canonical, request, old_marker, &body) {
+                    return Err(Error::invalid_at(
+                        "id",
+                        format_args!(
+                            "id {id:?} is already used for a different return in this outbox; give each return its own id"
+                        ),
+                    ));
+                }
+                // The same return again (a till retrying after a crash): the entry as it is.
                 return self.entry_json(&conn, &id, false);
             }
-            tx.execute(
-                "INSERT INTO entries (id, state, method, body, tid, marker, created_ms, updated_ms)
-                 VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?6)",
-                params![id, prepared.method, prepared.body, tid, marker, now],
-            )?;
+            tx.prepare_cached(
+                "INSERT INTO entries (id, state, method, body, tid, marker, request, created_ms,
+                     updated_ms)
+                 VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?
+            .execute(params![
+                id,
+                prepared.method,
+                prepared.body,
+                tid,
+                marker,
+                canonical,
+                now
+            ])?;
             let seq = tx.last_insert_rowid();
             store::add_history(&tx, seq, now, &json!({"event": "stored"}))?;
             // Delivering now: claimed and marked in flight in the same durable commit as the
@@ -206,14 +313,16 @@ impl Outbox {
             let claimed = if submit.defer {
                 None
             } else {
-                tx.execute(
-                    "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3 WHERE seq = ?1",
-                    params![seq, self.owner, now + lease_ms as i64],
-                )?;
+                tx.prepare_cached(
+                    "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3, lease_from_ms = ?4
+                     WHERE seq = ?1",
+                )?
+                .execute(params![seq, self.owner, now + lease_ms as i64, now])?;
                 lease::start_attempt(&tx, &self.owner, seq, now, lease_ms, "submit")?;
                 Some(Claimed {
                     seq,
-                    state: "pending".into(),
+                    id: id.clone(),
+                    state: State::Pending,
                     body: prepared.body.clone(),
                     method: prepared.method.clone(),
                     tid: tid.clone(),
@@ -222,23 +331,24 @@ impl Outbox {
                     marked: true,
                 })
             };
+            let sending = claimed.as_ref().map(|c| Sending::start(&self.local, c.seq));
             tx.commit()?;
-            claimed
+            (claimed, sending)
         };
         self.crash_point("stored");
-        if let Some(c) = claimed {
-            self.work(c)?;
-        }
+        let Some(c) = claimed else {
+            let conn = self.db();
+            return self.entry_json(&conn, &id, false);
+        };
+        self.work(c, sending)?;
         let conn = self.db();
         self.entry_json(&conn, &id, false)
+            .map_err(|e| after_send(e, &id))
     }
 
-    fn entry_json(&self, conn: &Connection, id: &str, history: bool) -> Result<Value, Fail> {
+    fn entry_json(&self, conn: &Connection, id: &str, history: bool) -> Result<Value, Error> {
         let entry = store::entry(conn, id)?.ok_or_else(|| {
-            Fail::Lib(Error::invalid_at(
-                "id",
-                format_args!("no entry with id {id:?} in this outbox"),
-            ))
+            Error::invalid_at("id", format_args!("no entry with id {id:?} in this outbox"))
         })?;
         let h = if history {
             Some(store::history(conn, id)?)
@@ -248,17 +358,17 @@ impl Outbox {
         Ok(entry.to_json(h))
     }
 
-    pub fn get(&self, id: &str) -> Result<Value, Fail> {
+    pub fn get(&self, id: &str) -> Result<Value, Error> {
         model::check_id(id, "id")?;
         let conn = self.db();
         self.entry_json(&conn, id, true)
     }
 
-    pub fn list(&self, filter_json: Option<&str>) -> Result<Value, Fail> {
+    pub fn list(&self, filter_json: Option<&str>) -> Result<Value, Error> {
         let f = ListFilter::from_json(filter_json)?;
         let conn = self.db();
         let (entries, more): (Vec<Entry>, bool) =
-            store::list(&conn, f.state.as_deref(), f.after.as_deref(), f.limit)?;
+            store::list(&conn, f.state, f.after.as_deref(), f.limit)?;
         let next = if more {
             entries.last().map(|e| Value::from(e.id.clone()))
         } else {
@@ -270,14 +380,19 @@ impl Outbox {
         }))
     }
 
-    /// Works through the entries that may be worked on now, in submit order, each at most once.
-    pub fn flush(&self, options_json: Option<&str>) -> Result<FlushCounts, Fail> {
+    /// Works through the entries that may be worked on now (in-doubt ones past their settle
+    /// delay first, then pending ones, each in submit order), each at most once.
+    pub fn flush(&self, options_json: Option<&str>) -> Result<FlushCounts, Error> {
         let opts = FlushOptions::from_json(options_json)?;
         let started = Instant::now();
         let budget = opts.budget_ms.map(Duration::from_millis);
         let mut counts = FlushCounts::default();
-        let mut cursor = 0i64;
+        let mut cursor = lease::Cursor::default();
         let mut done = 0u64;
+        {
+            let mut conn = self.db();
+            lease::undo_backward_steps(&mut conn, self.now())?;
+        }
         loop {
             if opts.max_entries.is_some_and(|m| done >= m) {
                 break;
@@ -290,53 +405,54 @@ impl Outbox {
                 lease::claim_next(
                     &mut conn,
                     &self.owner,
-                    cursor,
-                    store::now_ms(),
+                    &mut cursor,
+                    self.now(),
                     self.options.lease_ms,
                     self.options.settle_ms,
+                    &self.local,
                 )?
             };
             let Some(c) = claimed else { break };
+            let sending = c.marked.then(|| Sending::start(&self.local, c.seq));
             self.crash_point("claimed");
-            cursor = c.seq;
             done += 1;
-            let (state, network_down) = self.work(c)?;
-            match state {
-                "delivered" => counts.delivered += 1,
-                "rejected" => counts.rejected += 1,
-                _ => {}
-            }
-            // Nothing left the machine (refused, no route, DNS): the rest would fail alike.
-            if network_down {
-                break;
+            match self.work(c, sending)? {
+                Worked::Delivered => counts.delivered += 1,
+                Worked::Rejected => counts.rejected += 1,
+                Worked::Open | Worked::Lost => {}
+                Worked::NetworkDown => break,
+                Worked::Blocked(why) => {
+                    counts.blocked = Some(why);
+                    break;
+                }
             }
         }
         let conn = self.db();
         for (state, n) in store::count_by_state(&conn)? {
             let n = n as u64;
-            match state.as_str() {
-                "pending" => counts.pending = n,
-                "in_doubt" => counts.in_doubt = n,
-                "needs_attention" => counts.needs_attention = n,
-                _ => {}
+            match state {
+                State::Pending => counts.pending = n,
+                State::InDoubt => counts.in_doubt = n,
+                State::NeedsAttention => counts.needs_attention = n,
+                State::Delivered | State::Rejected => {}
             }
         }
         Ok(counts)
     }
 
     /// One claimed entry: reconcile first if it is in doubt, then send if that is safe.
-    /// Returns the state it ended in and whether the network looked down.
-    fn work(&self, c: Claimed) -> Result<(&'static str, bool), Fail> {
-        let reason = if c.state == "in_doubt" {
+    /// `sending` is held while this process's request for the entry may be on the wire.
+    fn work<'a>(&'a self, c: Claimed, mut sending: Option<Sending<'a>>) -> Result<Worked, Error> {
+        let reason = if c.state == State::InDoubt {
             match self.reconcile(&c)? {
-                Some(state) => return Ok((state, false)),
+                Some(worked) => return Ok(worked),
                 None => "reconciled: absent from the ERP after the settle delay",
             }
         } else {
             "pending"
         };
         if !c.marked {
-            let now = store::now_ms();
+            let now = self.now();
             let marked = {
                 let mut conn = self.db();
                 lease::mark_sending(
@@ -349,8 +465,9 @@ impl Outbox {
                 )?
             };
             if !marked {
-                return Ok(("lost", false));
+                return Ok(Worked::Lost);
             }
+            sending = Some(Sending::start(&self.local, c.seq));
             self.crash_point("sending");
         }
         if let Some(ms) = self
@@ -368,25 +485,29 @@ impl Outbox {
         };
         let reply = self.client.execute(&call);
         self.crash_point("answered");
-        let now = store::now_ms();
-        let (decision, state, down) = match &reply.result {
-            Ok(s) => (Decision::Delivered { result: s.data() }, "delivered", false),
+        let now = self.now();
+        let (decision, worked) = match &reply.result {
+            Ok(s) => (Decision::Delivered { result: s.data() }, Worked::Delivered),
             Err(e) => {
                 let err = error_object(e, reply.attempts);
                 match e.delivery() {
-                    Delivery::NotSent => (Decision::Pending { error: err }, "pending", true),
+                    Delivery::NotSent => (Decision::Pending { error: err }, Worked::NetworkDown),
+                    // Refused for the account, not for this return: provably not applied.
+                    Delivery::Rejected if blocked_by(e).is_some() => (
+                        Decision::Pending { error: err },
+                        Worked::Blocked(blocked_by(e).unwrap_or(Value::Null)),
+                    ),
                     // Rejected and "try later" (rate limits): provably not applied, resend ok.
                     Delivery::Rejected if e.retryable() => {
-                        (Decision::Pending { error: err }, "pending", false)
+                        (Decision::Pending { error: err }, Worked::Open)
                     }
-                    Delivery::Rejected => (Decision::Rejected { error: err }, "rejected", false),
+                    Delivery::Rejected => (Decision::Rejected { error: err }, Worked::Rejected),
                     Delivery::Unknown => (
                         Decision::InDoubt {
                             error: err,
                             settle_ms: self.options.settle_ms,
                         },
-                        "in_doubt",
-                        false,
+                        Worked::Open,
                     ),
                 }
             }
@@ -396,78 +517,81 @@ impl Outbox {
             Err(e) => json!({"event": "answer", "delivery": e.delivery().as_str(),
                               "error": error_object(e, reply.attempts)}),
         };
+        if matches!(decision, Decision::InDoubt { .. }) {
+            let until = Instant::now() + Duration::from_millis(self.options.settle_ms);
+            lock(&self.local.settling).insert(c.seq, until);
+        }
         {
             let mut conn = self.db();
-            lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)?;
+            lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)
+                .map_err(|e| after_send(e.into(), &c.id))?;
         }
+        drop(sending);
         self.crash_point("recorded");
-        Ok((state, down))
+        Ok(worked)
     }
 
-    /// Asks the ERP about an in-doubt entry. `Some(state)` when decided without sending;
-    /// `None` when the ERP provably does not have it and it may be sent again.
-    fn reconcile(&self, c: &Claimed) -> Result<Option<&'static str>, Fail> {
-        let first = c.first_attempt_ms.unwrap_or_else(store::now_ms);
-        let mut lost = false;
+    /// Asks the ERP about an in-doubt entry. `Some(outcome)` when decided (or stopped) without
+    /// sending; `None` when the ERP provably does not have it and it may be sent again.
+    fn reconcile(&self, c: &Claimed) -> Result<Option<Worked>, Error> {
+        let first = c.first_attempt_ms.unwrap_or_else(|| self.now());
         let mut renew = || {
             let conn = self.db();
-            let ok = lease::renew(
-                &conn,
-                &self.owner,
-                c.seq,
-                store::now_ms(),
-                self.options.lease_ms,
-            )
-            .unwrap_or(false);
-            lost = !ok;
-            ok
+            lease::renew(&conn, &self.owner, c.seq, self.now(), self.options.lease_ms)
+                .unwrap_or(false)
         };
-        let searched = reconcile::search(&self.client, &c.tid, first, store::now_ms(), &mut renew);
-        let now = store::now_ms();
-        let (decision, event, state) = match searched {
-            Err(e) if lost => {
-                let _ = e;
-                return Ok(Some("lost"));
-            }
-            Err(e) => {
+        let searched = reconcile::search(&self.client, &c.tid, first, self.now(), &mut renew);
+        let now = self.now();
+        let attention = |why: String| Decision::NeedsAttention {
+            error: json!({"kind": "needs_attention", "message": format!("needs attention: {why}")}),
+        };
+        let (decision, event, worked) = match searched {
+            Err(reconcile::SearchFail::LeaseLost) => return Ok(Some(Worked::Lost)),
+            Err(reconcile::SearchFail::TooMany(why)) => (
+                attention(why.clone()),
+                json!({"event": "query", "outcome": "too_many", "why": why}),
+                Worked::Open,
+            ),
+            Err(reconcile::SearchFail::Query(e)) => {
                 let err = error_object(&e, 0);
                 let event = json!({"event": "query", "outcome": "failed", "error": err});
                 // A refusal that will not change by itself (no permission for the query, a
-                // rejected parameter) needs a person; a network failure is tried again later.
-                if e.delivery() == Delivery::Rejected && !e.retryable()
+                // rejected parameter) needs a person; the account refused (wrong secret…)
+                // stops the flush and leaves the entry in doubt; a network failure is tried
+                // again later.
+                if let Some(why) = blocked_by(&e) {
+                    (
+                        Decision::Unchanged { error: err },
+                        event,
+                        Worked::Blocked(why),
+                    )
+                } else if e.delivery() == Delivery::Rejected && !e.retryable()
                     || matches!(e, Error::Internal { .. })
                 {
-                    let why = json!({"kind": "needs_attention", "message": format!(
-                        "needs attention: the ERP could not be asked whether it has this return: {e}")});
                     (
-                        Decision::NeedsAttention { error: why },
+                        attention(format!(
+                            "the ERP could not be asked whether it has this return: {e}"
+                        )),
                         event,
-                        "needs_attention",
+                        Worked::Open,
                     )
                 } else {
-                    (Decision::Unchanged { error: err }, event, "in_doubt")
+                    let worked = if e.delivery() == Delivery::NotSent {
+                        Worked::NetworkDown
+                    } else {
+                        Worked::Open
+                    };
+                    (Decision::Unchanged { error: err }, event, worked)
                 }
             }
             Ok((orders, query)) => {
-                let others = if c.marker.is_none() {
-                    self.same_shape_others(c)?
-                } else {
-                    0
-                };
-                match reconcile::decide(
-                    &orders,
-                    query,
-                    &c.tid,
-                    c.marker.as_deref(),
-                    &c.body,
-                    others,
-                ) {
+                match reconcile::decide(&orders, query, &c.tid, c.marker.as_deref(), &c.body) {
                     reconcile::Finding::Found { order, query } => (
                         Decision::Delivered {
                             result: json!({"reconciled": order}),
                         },
                         json!({"event": "query", "outcome": "found", "query": query, "order": order}),
-                        "delivered",
+                        Worked::Delivered,
                     ),
                     reconcile::Finding::Absent { query } => {
                         let conn = self.db();
@@ -480,60 +604,44 @@ impl Outbox {
                         return Ok(None);
                     }
                     reconcile::Finding::Ambiguous { why, query } => (
-                        Decision::NeedsAttention {
-                            error: json!({"kind": "needs_attention",
-                                          "message": format!("needs attention: {why}")}),
-                        },
+                        attention(why.clone()),
                         json!({"event": "query", "outcome": "ambiguous", "why": why, "query": query}),
-                        "needs_attention",
+                        Worked::Open,
                     ),
                 }
             }
         };
         let mut conn = self.db();
         lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)?;
-        Ok(Some(state))
+        Ok(Some(worked))
     }
+}
 
-    /// Other entries with the same tid, warehouse and lines that may have reached the ERP.
-    fn same_shape_others(&self, c: &Claimed) -> Result<usize, Fail> {
-        let conn = self.db();
-        let mut stmt = conn.prepare_cached(
-            "SELECT body FROM entries WHERE tid = ?1 AND seq <> ?2 AND attempts > 0
-               AND state <> 'rejected'",
-        )?;
-        let ours = reconcile::shape_of_body(&c.body);
-        let bodies = stmt.query_map(params![c.tid, c.seq], |r| r.get::<_, String>(0))?;
-        let mut n = 0;
-        for b in bodies {
-            if reconcile::shape_of_body(&b?) == ours {
-                n += 1;
-            }
-        }
-        Ok(n)
+/// Whether a re-submit under a used id is the same return. Entries made before the request was
+/// stored are compared by the body they were sent with (their marker at the remark's end).
+fn same_return(
+    submit: &Submit,
+    canonical: &str,
+    stored_request: Option<String>,
+    stored_marker: Option<String>,
+    stored_body: &str,
+) -> bool {
+    match stored_request {
+        Some(r) => r == canonical,
+        None => model::prepare_legacy(&submit.request, stored_marker.as_deref())
+            .is_ok_and(|p| p.body == stored_body),
     }
 }
 
 /// The `error` object of an envelope, stored on the entry.
 fn error_object(e: &Error, attempts: u32) -> Value {
-    let text = envelope::render(Err(e), attempts);
-    serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|mut v| v.get_mut("error").map(Value::take))
-        .unwrap_or_else(|| json!({"message": e.to_string()}))
-}
-
-pub fn ok(data: Value) -> String {
-    let mut env = Map::new();
-    env.insert("ok".into(), Value::Bool(true));
-    env.insert("status".into(), Value::from(0));
-    env.insert("data".into(), data);
-    Value::Object(env).to_string()
+    Value::Object(envelope::error_object(e, attempts))
 }
 
 pub fn counts_json(c: &FlushCounts) -> Value {
     json!({"delivered": c.delivered, "rejected": c.rejected, "in_doubt": c.in_doubt,
-           "pending": c.pending, "needs_attention": c.needs_attention})
+           "pending": c.pending, "needs_attention": c.needs_attention,
+           "blocked": c.blocked.clone().unwrap_or(Value::Null)})
 }
 
 /// An outbox with its optional background worker: what the C handle stands for. Calls in
@@ -546,7 +654,7 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub fn open(client_config: &str, options: &str) -> Result<Handle, Fail> {
+    pub fn open(client_config: &str, options: &str) -> Result<Handle, Error> {
         let outbox = Arc::new(Outbox::open(client_config, options)?);
         let worker = match outbox.options().worker_interval_ms {
             0 => None,

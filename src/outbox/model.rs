@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::Error;
 use crate::request::{self, Prepared};
+use crate::validate::{self, Input};
 
 /// How long after an `unknown` attempt the ERP must keep not showing the return before it may
 /// be sent again: longer than any HTTP timeout between the till and the ERP (proxies commonly
@@ -22,13 +23,54 @@ pub(crate) const MAX_ID_LEN: usize = 64;
 /// The gateway's limit for refundInfo.remark, in UTF-16 units (docs/protocol.md).
 pub(crate) const REMARK_LIMIT: usize = 255;
 
-pub(crate) const STATES: [&str; 5] = [
-    "pending",
-    "in_doubt",
-    "delivered",
-    "rejected",
-    "needs_attention",
-];
+/// The state of an entry (docs/outbox.md), stored as its name in the `state` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Pending,
+    InDoubt,
+    Delivered,
+    Rejected,
+    NeedsAttention,
+}
+
+impl State {
+    pub(crate) const ALL: [State; 5] = [
+        State::Pending,
+        State::InDoubt,
+        State::Delivered,
+        State::Rejected,
+        State::NeedsAttention,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::InDoubt => "in_doubt",
+            State::Delivered => "delivered",
+            State::Rejected => "rejected",
+            State::NeedsAttention => "needs_attention",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl rusqlite::types::ToSql for State {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for State {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let name = v.as_str()?;
+        State::parse(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown entry state {name:?}").into())
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -52,19 +94,12 @@ fn config_err(field: &str, message: impl std::fmt::Display) -> Error {
 }
 
 fn object(text: &str, what: &str, config: bool) -> Result<Map<String, Value>, Error> {
-    let err = |m: String| {
-        if config {
-            config_err("", m)
-        } else {
-            Error::invalid(m)
-        }
+    let input = if config {
+        Input::Config
+    } else {
+        Input::Request
     };
-    let prefix = if config { "config" } else { "invalid argument" };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(err(format!("{prefix}: {what} must be a json object"))),
-        Err(e) => Err(err(format!("{prefix}: {what} is not valid json: {e}"))),
-    }
+    validate::parse_object(text, what, input)
 }
 
 fn unknown_key(map: &Map<String, Value>, known: &[&str]) -> Option<String> {
@@ -197,6 +232,19 @@ impl Submit {
         };
         // Validated here, before an id exists, so an invalid return is refused whatever else.
         prefixed(request::smart_refund(&request))?;
+        let remark = request
+            .get("refundInfo")
+            .and_then(|i| i.get("remark"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if remark.contains(MARKER_OPEN) {
+            return Err(Error::invalid_at(
+                "request.refundInfo.remark",
+                format_args!(
+                    "refundInfo.remark may not contain {MARKER_OPEN:?}: the outbox marks its returns with it"
+                ),
+            ));
+        }
         Ok(Submit { id, request, defer })
     }
 }
@@ -215,16 +263,46 @@ fn prefixed<T>(r: Result<T, Error>) -> Result<T, Error> {
     })
 }
 
-/// The correlation marker: `[wdt:<id>]`. `]` cannot occur in an id, so one id's marker is never
-/// a prefix of another's.
-pub fn marker_for(id: &str) -> String {
-    format!("[wdt:{id}]")
+/// What opens a correlation marker. Callers may not write it in a remark: a marker the outbox
+/// did not write could make another entry look delivered.
+pub(crate) const MARKER_OPEN: &str = "[wdt:";
+
+/// The correlation marker: `[wdt:<file tag>:<id>]`. The tag is this outbox file's (random,
+/// lowercase hex): caller ids are per shop, so two tills' files hold the same ids, and only
+/// the tag tells their refund orders apart. `]` cannot occur in an id or a tag, so the token's
+/// end is unambiguous.
+pub fn marker_for(tag: &str, id: &str) -> String {
+    format!("{MARKER_OPEN}{tag}:{id}]")
 }
 
-/// The call to send: the caller's return, with the marker appended to refundInfo.remark when
-/// markers are on, validated again so the marker can never push the remark past the gateway's
-/// limit unnoticed.
+/// The marker of entries made before files had a tag; they carried it at the end of the
+/// remark, and reconciliation still recognises it for them.
+#[cfg(test)]
+pub fn legacy_marker_for(id: &str) -> String {
+    format!("{MARKER_OPEN}{id}]")
+}
+
+/// The call to send: the caller's return, with the marker opening refundInfo.remark when
+/// markers are on (where a remark cut at the gateway's limit cannot reach it), validated again
+/// so the marker can never push the remark past the limit unnoticed.
 pub fn prepare(request: &Map<String, Value>, marker: Option<&str>) -> Result<Prepared, Error> {
+    with_marker(request, marker, false)
+}
+
+/// As entries made before the file tag were sent: the marker at the end of the remark. Only
+/// to recognise a re-submit of such an entry.
+pub fn prepare_legacy(
+    request: &Map<String, Value>,
+    marker: Option<&str>,
+) -> Result<Prepared, Error> {
+    with_marker(request, marker, true)
+}
+
+fn with_marker(
+    request: &Map<String, Value>,
+    marker: Option<&str>,
+    at_end: bool,
+) -> Result<Prepared, Error> {
     let Some(marker) = marker else {
         return prefixed(request::smart_refund(request));
     };
@@ -235,10 +313,10 @@ pub fn prepare(request: &Map<String, Value>, marker: Option<&str>) -> Result<Pre
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let new = if remark.is_empty() {
-        marker.to_owned()
-    } else {
-        format!("{remark} {marker}")
+    let new = match (remark.is_empty(), at_end) {
+        (true, _) => marker.to_owned(),
+        (false, false) => format!("{marker} {remark}"),
+        (false, true) => format!("{remark} {marker}"),
     };
     let units = new.encode_utf16().count();
     if units > REMARK_LIMIT {
@@ -254,6 +332,27 @@ pub fn prepare(request: &Map<String, Value>, marker: Option<&str>) -> Result<Pre
         info.insert("remark".into(), Value::String(new));
     }
     prefixed(request::smart_refund(&with))
+}
+
+/// The caller's request in one spelling whatever its key order, to tell "the same return
+/// again" from "another return under a used id".
+pub fn canonical(request: &Map<String, Value>) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for k in keys {
+                    out.insert(k.clone(), sorted(&m[k]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(&Value::Object(request.clone())).to_string()
 }
 
 /// Flush options: `{"max_entries": N, "budget_ms": M}`.
@@ -308,7 +407,7 @@ impl FlushOptions {
 /// List filter: `{"state": "in_doubt", "limit": 100, "after": "<id>"}`.
 #[derive(Debug, Clone)]
 pub struct ListFilter {
-    pub state: Option<String>,
+    pub state: Option<State>,
     pub limit: u64,
     pub after: Option<String>,
 }
@@ -326,12 +425,13 @@ impl ListFilter {
         }
         let state = match map.get("state") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if STATES.contains(&s.as_str()) => Some(s.clone()),
+            Some(Value::String(s)) if State::parse(s).is_some() => State::parse(s),
             Some(_) => {
+                let names: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
                 return Err(Error::invalid_at(
                     "state",
-                    format_args!("state must be one of {}", STATES.join(", ")),
-                ))
+                    format_args!("state must be one of {}", names.join(", ")),
+                ));
             }
         };
         let limit = opt_u64(&map, "limit", 1)?.unwrap_or(100);
@@ -361,7 +461,7 @@ impl ListFilter {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub id: String,
-    pub state: String,
+    pub state: State,
     pub tid: String,
     pub attempts: i64,
     pub created_ms: i64,
@@ -374,7 +474,7 @@ impl Entry {
     pub fn to_json(&self, history: Option<Vec<Value>>) -> Value {
         let mut v = json!({
             "id": self.id,
-            "state": self.state,
+            "state": self.state.as_str(),
             "attempts": self.attempts,
             "created_ms": self.created_ms,
             "updated_ms": self.updated_ms,
@@ -404,6 +504,11 @@ mod tests {
         .as_object()
         .unwrap()
         .clone()
+    }
+
+    #[test]
+    fn the_hints_know_the_outbox_options() {
+        assert_eq!(OPTION_KEYS, crate::hint::OUTBOX_OPTIONS);
     }
 
     #[test]
@@ -446,15 +551,27 @@ mod tests {
     #[test]
     fn marker_counts_against_the_remark_limit() {
         let id = "POS-1";
-        let m = marker_for(id);
+        let m = marker_for("0123abcd4567", id);
         let p = prepare(&req("退货"), Some(&m)).unwrap();
+        assert!(
+            p.body
+                .contains("\"remark\":\"[wdt:0123abcd4567:POS-1] 退货\""),
+            "{}",
+            p.body
+        );
+        let p = prepare(&req(""), Some(&m)).unwrap();
+        assert!(
+            p.body.contains("\"remark\":\"[wdt:0123abcd4567:POS-1]\""),
+            "{}",
+            p.body
+        );
+        let m = legacy_marker_for(id);
+        let p = prepare_legacy(&req("退货"), Some(&m)).unwrap();
         assert!(
             p.body.contains("\"remark\":\"退货 [wdt:POS-1]\""),
             "{}",
             p.body
         );
-        let p = prepare(&req(""), Some(&m)).unwrap();
-        assert!(p.body.contains("\"remark\":\"[wdt:POS-1]\""), "{}", p.body);
         // 255 - len(" [wdt:POS-1]") = 243 units fit, 244 do not; an emoji is 2 units.
         let fits = "中".repeat(243);
         assert!(prepare(&req(&fits), Some(&m)).is_ok());

@@ -28,6 +28,17 @@ const DAY_MS: i64 = 86_400_000;
 const MAX_WINDOW_MS: i64 = 30 * DAY_MS;
 const MARGIN_MS: i64 = DAY_MS;
 
+/// Why a search ended without an answer to decide from.
+#[derive(Debug)]
+pub enum SearchFail {
+    /// The entry's lease was lost before a call: another process holds the entry now.
+    LeaseLost,
+    /// More refund orders of the tid than the outbox decides about by itself.
+    TooMany(String),
+    /// A query call failed (network, gateway).
+    Query(Error),
+}
+
 #[derive(Debug)]
 pub enum Finding {
     Found { order: Value, query: Value },
@@ -104,12 +115,45 @@ fn shape_of_order(order: &Value) -> Option<Shape> {
     Some(Shape { warehouse, lines })
 }
 
+/// Whether the order is for `tid` as the ERP may compare tids (MySQL's default collation:
+/// case-insensitive, trailing spaces ignored). Only for orders without a marker: a marker
+/// decides whatever the tid looks like.
 fn has_tid(order: &Value, tid: &str) -> bool {
+    let want = tid.trim().to_lowercase();
     ["src_tids", "tid_list"].iter().any(|k| {
         order[*k]
             .as_str()
-            .is_some_and(|s| s.split(',').any(|t| t.trim() == tid))
+            .is_some_and(|s| s.split(',').any(|t| t.trim().to_lowercase() == want))
     })
+}
+
+/// The marker that owns an order: the first complete `[wdt:…]` token in its remark (the one
+/// the outbox put there; callers may not write the syntax). A token is complete when it is
+/// closed by `]` and holds only id characters (a tag, `:`, an id). A cut token owns nothing:
+/// the order may be anyone's, ours included.
+pub fn owner(remark: &str) -> Option<&str> {
+    let open = super::model::MARKER_OPEN;
+    let mut from = 0;
+    while let Some(at) = remark[from..].find(open) {
+        let start = from + at;
+        let inner_start = start + open.len();
+        if let Some(len) = remark[inner_start..].find(']') {
+            let inner = &remark[inner_start..inner_start + len];
+            if !inner.is_empty()
+                && inner
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+            {
+                return Some(&remark[start..inner_start + len + 1]);
+            }
+        }
+        from = inner_start;
+    }
+    None
+}
+
+fn owner_of(order: &Value) -> Option<&str> {
+    order["remark"].as_str().and_then(owner)
 }
 
 fn summary(order: &Value) -> Value {
@@ -129,7 +173,7 @@ pub fn search(
     first_attempt_ms: i64,
     now_ms: i64,
     before_call: &mut dyn FnMut() -> bool,
-) -> Result<(Vec<Value>, Value), Error> {
+) -> Result<(Vec<Value>, Value), SearchFail> {
     let mut orders: Vec<Value> = Vec::new();
     let mut calls = 0u64;
     // The ERP dates its orders by its own clock: the window moves by the offset the client has
@@ -145,17 +189,13 @@ pub fn search(
         let mut seen = 0u64;
         loop {
             if page_no >= MAX_PAGES {
-                return Err(Error::Internal {
-                    message: format!(
-                        "more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
-                        MAX_PAGES * PAGE_SIZE
-                    ),
-                });
+                return Err(SearchFail::TooMany(format!(
+                    "more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
+                    MAX_PAGES * PAGE_SIZE
+                )));
             }
             if !before_call() {
-                return Err(Error::Internal {
-                    message: "the entry's lease was lost during reconciliation".into(),
-                });
+                return Err(SearchFail::LeaseLost);
             }
             let body = json!([{"tid": tid, "modified_from": from, "modified_to": to}]);
             let call = Prepared {
@@ -169,7 +209,7 @@ pub fn search(
             };
             calls += 1;
             let reply = client.execute(&call);
-            let success = reply.result?;
+            let success = reply.result.map_err(SearchFail::Query)?;
             let data = success.data();
             let page = data["order"].as_array().cloned().unwrap_or_default();
             let total = success
@@ -201,23 +241,19 @@ pub fn search(
     Ok((orders, query))
 }
 
-/// Decides from the orders found. `same_shape_others` counts other entries of this outbox with
-/// the same tid, warehouse and lines that may have reached the ERP: their refund orders look
-/// exactly like ours when there is no marker.
+/// Decides from the orders found. With a marker: the orders it owns, whatever their tid.
+/// Otherwise (or when none): orders of the tid that no marker owns and have the same warehouse
+/// and lines could be this return with its remark lost or never marked; the outbox cannot prove
+/// it either way, so they are `needs_attention`, never delivered and never a resend.
 pub fn decide(
     orders: &[Value],
     query: Value,
     tid: &str,
     marker: Option<&str>,
     body: &str,
-    same_shape_others: usize,
 ) -> Finding {
-    let orders: Vec<&Value> = orders.iter().filter(|o| has_tid(o, tid)).collect();
     if let Some(m) = marker {
-        let marked: Vec<&&Value> = orders
-            .iter()
-            .filter(|o| o["remark"].as_str().is_some_and(|r| r.contains(m)))
-            .collect();
+        let marked: Vec<&Value> = orders.iter().filter(|o| owner_of(o) == Some(m)).collect();
         match marked.len() {
             1 => {
                 return Finding::Found {
@@ -242,31 +278,24 @@ pub fn decide(
             query,
         };
     };
-    let alike: Vec<&&Value> = orders
+    let alike = orders
         .iter()
         .filter(|o| {
-            // An order carrying another entry's marker belongs to that entry.
-            let foreign =
-                marker.is_some() && o["remark"].as_str().is_some_and(|r| r.contains("[wdt:"));
-            !foreign && shape_of_order(o).as_ref() == Some(&ours)
+            // An order owned by a marker belongs to that entry (of this file or another).
+            has_tid(o, tid) && owner_of(o).is_none() && shape_of_order(o).as_ref() == Some(&ours)
         })
-        .collect();
-    match (alike.len(), marker) {
+        .count();
+    match (alike, marker) {
         (0, _) => Finding::Absent { query },
-        (_, Some(m)) => Finding::Ambiguous {
+        (n, Some(m)) => Finding::Ambiguous {
             why: format!(
-                "no refund order carries the marker {m}, but {} with the same tid, warehouse and lines exist (remark changed in the ERP?)",
-                alike.len()
+                "no refund order carries the marker {m}, but {n} with the same tid, warehouse and lines exist (remark changed in the ERP?)"
             ),
-            query,
-        },
-        (1, None) if same_shape_others == 0 => Finding::Found {
-            order: summary(alike[0]),
             query,
         },
         (n, None) => Finding::Ambiguous {
             why: format!(
-                "{n} refund orders and {same_shape_others} other outbox entries have the same tid, warehouse and lines: which is which cannot be told without a marker"
+                "{n} refund orders with the same tid, warehouse and lines exist and, without a marker, none can be proved to be this return (another till may have booked the same goods)"
             ),
             query,
         },
@@ -312,33 +341,89 @@ mod tests {
         let other = order("y [wdt:E2]", &[("A", 1.5), ("B", 2.0)]);
         let q = || json!({});
         assert!(matches!(
-            decide(&[other.clone(), ours.clone()], q(), "t1", m, BODY, 0),
+            decide(&[other.clone(), ours.clone()], q(), "t1", m, BODY),
             Finding::Found { .. }
         ));
         assert!(matches!(
-            decide(std::slice::from_ref(&other), q(), "t1", m, BODY, 0),
+            decide(std::slice::from_ref(&other), q(), "t1", m, BODY),
             Finding::Absent { .. }
         ));
         assert!(matches!(
-            decide(&[], q(), "t1", m, BODY, 0),
+            decide(&[], q(), "t1", m, BODY),
             Finding::Absent { .. }
         ));
         assert!(matches!(
-            decide(&[ours.clone(), ours.clone()], q(), "t1", m, BODY, 0),
+            decide(&[ours.clone(), ours.clone()], q(), "t1", m, BODY),
             Finding::Ambiguous { .. }
         ));
         // Same goods, no marker at all: maybe ours with the remark edited; never resend.
         let unmarked = order("edited", &[("A", 1.5), ("B", 2.0)]);
         assert!(matches!(
-            decide(&[unmarked], q(), "t1", m, BODY, 0),
+            decide(&[unmarked], q(), "t1", m, BODY),
             Finding::Ambiguous { .. }
         ));
-        // A different tid in the answer is not ours.
-        let mut elsewhere = ours.clone();
+        // A look-alike of a different tid is not ours (our marker would be, whatever the tid).
+        let mut elsewhere = order("edited", &[("A", 1.5), ("B", 2.0)]);
         elsewhere["src_tids"] = json!("t2");
         assert!(matches!(
-            decide(&[elsewhere], q(), "t1", m, BODY, 0),
+            decide(&[elsewhere], q(), "t1", m, BODY),
             Finding::Absent { .. }
+        ));
+    }
+
+    const M: Option<&str> = Some("[wdt:0123abcd4567:E1]");
+
+    /// The ERP may match tids as MySQL does (case-insensitive, trailing spaces ignored) and
+    /// answer with our refund order under a tid spelt differently: the marker decides first.
+    #[test]
+    fn our_marker_is_found_whatever_the_tid_looks_like() {
+        let mut ours = order("[wdt:0123abcd4567:E1] x", &[("A", 1.5), ("B", 2.0)]);
+        ours["src_tids"] = json!("T1 ");
+        assert!(matches!(
+            decide(&[ours], json!({}), "t1", M, BODY),
+            Finding::Found { .. }
+        ));
+    }
+
+    /// Without the marker, tids are compared as the ERP may compare them.
+    #[test]
+    fn look_alikes_compare_tids_case_insensitive_and_trimmed() {
+        let mut alike = order("edited", &[("A", 1.5), ("B", 2.0)]);
+        alike["src_tids"] = json!(" T1 ");
+        assert!(matches!(
+            decide(&[alike], json!({}), "t1", M, BODY),
+            Finding::Ambiguous { .. }
+        ));
+    }
+
+    /// A remark the ERP cut at 255 leaves a partial marker: it may be ours, so it is doubt,
+    /// never "another entry's" (which would mean absent, and a resend).
+    #[test]
+    fn a_cut_marker_is_doubt_not_another_entrys() {
+        let cut = order("[wdt:0123abcd4567:E", &[("A", 1.5), ("B", 2.0)]);
+        assert!(matches!(
+            decide(&[cut], json!({}), "t1", M, BODY),
+            Finding::Ambiguous { .. }
+        ));
+    }
+
+    /// An order belongs to the first whole marker token in its remark; our marker appearing
+    /// later in another entry's remark is not ours (a substring match would say delivered).
+    #[test]
+    fn an_order_belongs_to_its_first_marker_token_only() {
+        let other = order(
+            "[wdt:0123abcd4567:E2] [wdt:0123abcd4567:E1]",
+            &[("A", 1.5), ("B", 2.0)],
+        );
+        assert!(matches!(
+            decide(std::slice::from_ref(&other), json!({}), "t1", M, BODY),
+            Finding::Absent { .. }
+        ));
+        // A prefix the ERP added does not hide the marker.
+        let prefixed = order("ERP: [wdt:0123abcd4567:E1] x", &[("A", 1.5), ("B", 2.0)]);
+        assert!(matches!(
+            decide(&[prefixed], json!({}), "t1", M, BODY),
+            Finding::Found { .. }
         ));
     }
 
@@ -347,26 +432,28 @@ mod tests {
         let same = order("", &[("A", 1.5), ("B", 2.0)]);
         let fewer = order("", &[("A", 1.0), ("B", 2.0)]);
         let q = || json!({});
+        // One look-alike: without a marker it may be another till's identical return, so it
+        // is never taken as delivered.
         assert!(matches!(
-            decide(&[same.clone(), fewer.clone()], q(), "t1", None, BODY, 0),
-            Finding::Found { .. }
-        ));
-        assert!(matches!(
-            decide(std::slice::from_ref(&fewer), q(), "t1", None, BODY, 0),
-            Finding::Absent { .. }
-        ));
-        assert!(matches!(
-            decide(&[same.clone(), same.clone()], q(), "t1", None, BODY, 0),
+            decide(&[same.clone(), fewer.clone()], q(), "t1", None, BODY),
             Finding::Ambiguous { .. }
         ));
         assert!(matches!(
-            decide(std::slice::from_ref(&same), q(), "t1", None, BODY, 1),
+            decide(std::slice::from_ref(&fewer), q(), "t1", None, BODY),
+            Finding::Absent { .. }
+        ));
+        assert!(matches!(
+            decide(&[same.clone(), same.clone()], q(), "t1", None, BODY),
+            Finding::Ambiguous { .. }
+        ));
+        assert!(matches!(
+            decide(std::slice::from_ref(&same), q(), "t1", None, BODY),
             Finding::Ambiguous { .. }
         ));
         let mut wh = same.clone();
         wh["return_warehouse_no"] = json!("pos2");
         assert!(matches!(
-            decide(&[wh], q(), "t1", None, BODY, 0),
+            decide(&[wh], q(), "t1", None, BODY),
             Finding::Absent { .. }
         ));
     }

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 
-use super::model::Entry;
-use super::Fail;
+use super::model::{Entry, State};
+use crate::error::{Delivery, Error};
 
 /// "WDT0": written once, checked on every open.
 pub(crate) const APPLICATION_ID: i64 = 0x5744_5430;
@@ -49,6 +49,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );",
     // 2: `get` reads an entry's history; without an index that is a scan of every entry's.
     "CREATE INDEX history_by_entry ON history(entry, at_ms);",
+    // 3: the file's own tag (markers name the file as well as the entry, so two tills' files
+    // with the same caller ids never take each other's refund orders); the caller's request
+    // as submitted (one id, one return); when a lease and a settle delay started (a clock
+    // stepped back is noticed); indexes for the queries a flush runs per entry.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    ALTER TABLE entries ADD COLUMN request TEXT;
+    ALTER TABLE entries ADD COLUMN lease_from_ms INTEGER;
+    ALTER TABLE entries ADD COLUMN settle_from_ms INTEGER;
+    CREATE INDEX entries_in_flight ON entries(lease_until_ms) WHERE in_flight = 1;",
 ];
 
 pub fn latest_version() -> i64 {
@@ -65,8 +74,8 @@ pub fn now_ms() -> i64 {
 /// Opens (creating if missing) and migrates the file. Fails with a `config` error naming
 /// `path` when the file cannot be an outbox: not SQLite, another program's database, a newer
 /// schema, or not writable.
-pub fn open(path: &str) -> Result<Connection, Fail> {
-    let bad = |what: String| Fail::path(format!("outbox file {path:?}: {what}"));
+pub fn open(path: &str) -> Result<Connection, Error> {
+    let bad = |what: String| Error::config_at("path", format!("outbox file {path:?}: {what}"));
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -74,6 +83,9 @@ pub fn open(path: &str) -> Result<Connection, Fail> {
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| bad(describe(&e)))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| bad(describe(&e)))?;
+    // Every statement a flush runs per entry stays prepared (parsing them again per entry is a
+    // good part of the library's time per entry).
+    conn.set_prepared_statement_cache_capacity(64);
     let (app_id, version, tables) = header(&conn).map_err(|e| bad(describe(&e)))?;
     if !(app_id == APPLICATION_ID || (app_id == 0 && version == 0 && tables == 0)) {
         return Err(bad(
@@ -96,6 +108,17 @@ pub fn open(path: &str) -> Result<Connection, Fail> {
         .map_err(|e| bad(describe(&e)))?;
     migrate(&mut conn).map_err(|e| bad(describe(&e)))?;
     Ok(conn)
+}
+
+/// The file's tag: created once (by whichever process gets there first) for a new file, and on
+/// the first open by this version for a file made by an older one. Lowercase hex, so it can
+/// never contain the `:` or `]` that delimit a marker.
+pub fn tag(conn: &Connection, fresh: &str) -> rusqlite::Result<String> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('tag', ?1)",
+        [fresh],
+    )?;
+    conn.query_row("SELECT value FROM meta WHERE key = 'tag'", [], |r| r.get(0))
 }
 
 fn header(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
@@ -127,6 +150,18 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// A failed read or write of the file: `storage`, nothing of this call sent (a caller that had
+/// sent something turns it into `unknown` with the entry, see `after_send`).
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Storage {
+            delivery: Delivery::NotSent,
+            entry_id: None,
+            message: describe(&e),
+        }
+    }
+}
+
 /// SQLite's own words plus what a person can do about them.
 pub fn describe(e: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode as C;
@@ -152,7 +187,10 @@ pub fn describe(e: &rusqlite::Error) -> String {
     format!("{e}{advice}")
 }
 
-const ENTRY_COLUMNS: &str = "id, state, tid, attempts, created_ms, updated_ms, result, error";
+/// An entry in flight (an attempt started, its outcome not recorded) is shown as `in_doubt`:
+/// its request may be at the ERP, whether a send is still running or its process died.
+const ENTRY_COLUMNS: &str = "id, CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END,
+    tid, attempts, created_ms, updated_ms, result, error";
 
 fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let json = |s: Option<String>| s.and_then(|t| serde_json::from_str::<Value>(&t).ok());
@@ -208,7 +246,7 @@ pub fn add_history(conn: &Connection, seq: i64, at: i64, event: &Value) -> rusql
 /// Entries in submit order, optionally of one state, after the entry `after`.
 pub fn list(
     conn: &Connection,
-    state: Option<&str>,
+    state: Option<State>,
     after: Option<&str>,
     limit: u64,
 ) -> rusqlite::Result<(Vec<Entry>, bool)> {
@@ -220,7 +258,8 @@ pub fn list(
         None => 0,
     };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ?1 AND (?2 IS NULL OR state = ?2)
+        "SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ?1
+           AND (?2 IS NULL OR (CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END) = ?2)
          ORDER BY seq LIMIT ?3"
     ))?;
     let rows = stmt.query_map(
@@ -236,8 +275,11 @@ pub fn list(
     Ok((out, more))
 }
 
-pub fn count_by_state(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM entries GROUP BY state")?;
+pub fn count_by_state(conn: &Connection) -> rusqlite::Result<Vec<(State, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END, count(*) FROM entries
+         GROUP BY 1",
+    )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
@@ -290,7 +332,7 @@ mod tests {
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, latest_version());
         let index: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'history_by_entry'",
@@ -299,7 +341,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(index, 1);
-        assert_eq!(entry(&conn, "old-1").unwrap().unwrap().state, "pending");
+        assert_eq!(
+            entry(&conn, "old-1").unwrap().unwrap().state,
+            State::Pending
+        );
     }
 
     #[test]
@@ -313,7 +358,11 @@ mod tests {
             .unwrap();
         }
         let e = open(&path).unwrap_err();
-        assert!(e.message().contains("another program"), "{}", e.message());
+        assert!(
+            e.to_string().contains("another program"),
+            "{}",
+            e.to_string()
+        );
         // Nothing of theirs was touched.
         let conn = Connection::open(&path).unwrap();
         let n: i64 = conn
@@ -327,16 +376,19 @@ mod tests {
             migrate(&mut conn).unwrap();
             conn.execute_batch("PRAGMA user_version = 99").unwrap();
         }
-        assert!(open(&path).unwrap_err().message().contains("newer libwdt"));
+        assert!(open(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("newer libwdt"));
 
         let path = temp("text");
         let text = "this is a text file, not a database at all. ".repeat(200);
         std::fs::write(&path, &text).unwrap();
         let e = open(&path).unwrap_err();
         assert!(
-            e.message().contains("not an SQLite database"),
+            e.to_string().contains("not an SQLite database"),
             "{}",
-            e.message()
+            e.to_string()
         );
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

@@ -8,7 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::{Fail, Outbox};
+use super::Outbox;
+use crate::error::Error;
 
 pub struct Worker {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -16,7 +17,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start(outbox: Arc<Outbox>, every: Duration) -> Result<Worker, Fail> {
+    pub fn start(outbox: Arc<Outbox>, every: Duration) -> Result<Worker, Error> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -35,7 +36,12 @@ impl Worker {
                 // Errors stay in the entries' history; there is no one to return them to.
                 let _ = catch_unwind(AssertUnwindSafe(|| outbox.flush(None)));
             })
-            .map_err(|e| Fail::Storage(format!("cannot start the outbox worker: {e}")))?;
+            .map_err(|e| {
+                Error::config_at(
+                    "worker_interval_ms",
+                    format_args!("cannot start the outbox worker thread: {e}"),
+                )
+            })?;
         Ok(Worker {
             stop,
             thread: Some(thread),

@@ -155,12 +155,29 @@ pub fn request_log(d: &Double) -> Vec<(String, String)> {
 pub const QUICK_RETURN: &str = "wms.stockin.SmartRefund.upload";
 pub const REFUND_SEARCH: &str = "aftersales.refund.Refund.search";
 
-/// How many quick-return requests carried the entry's marker.
+/// How many quick-return requests carried the entry's marker, `[wdt:<file tag>:<id>]` (or the
+/// older `[wdt:<id>]`), read as whole tokens.
 pub fn sends_of(log: &[(String, String)], id: &str) -> usize {
-    let marker = format!("[wdt:{id}]");
     log.iter()
-        .filter(|(m, b)| m == QUICK_RETURN && b.contains(&marker))
+        .filter(|(m, b)| m == QUICK_RETURN && marker_ids(b).iter().any(|x| x == id))
         .count()
+}
+
+/// The entry ids of every complete `[wdt:…]` token in `text`.
+pub fn marker_ids(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("[wdt:") {
+        rest = &rest[at + 5..];
+        if let Some(end) = rest.find(']') {
+            let inner = &rest[..end];
+            out.push(match inner.split_once(':') {
+                Some((_, id)) => id.to_owned(),
+                None => inner.to_owned(),
+            });
+        }
+    }
+    out
 }
 
 pub fn stockins(d: &Double) -> u64 {

@@ -64,6 +64,7 @@ int main(int argc, char **argv) {
         check(has(env, "\"state\":\"pending\""), "defer stores only", env);
         env = ob.flush();
         check(has(env, "\"delivered\":1") && has(env, "\"pending\":0"), "flush delivers", env);
+        check(has(env, "\"blocked\":null"), "flush not blocked", env);
         env = ob.get("CPP-2");
         check(has(env, "\"history\":["), "get has the history", env);
         env = ob.list("{\"limit\":1}");

@@ -28,6 +28,12 @@ namespace Wdt
         public const string BadResponse = "bad_response";
         /// <summary>The gateway answered with status &gt; 0; <see cref="WdtException.Status"/> and the message are the gateway's.</summary>
         public const string Api = "api";
+        /// <summary>
+        /// Only from <see cref="WdtOutbox"/>: its file could not be written. <see cref="WdtException.Delivery"/>
+        /// is <c>not_sent</c> when nothing was sent, or <c>unknown</c> with <see cref="WdtException.EntryId"/>
+        /// when the return may be at the ERP (do not ring it up again; the outbox reconciles it).
+        /// </summary>
+        public const string Storage = "storage";
         /// <summary>A bug in libwdt (a caught panic); the request may or may not have been sent.</summary>
         public const string Internal = "internal";
         /// <summary>
@@ -121,6 +127,31 @@ namespace Wdt
 
         /// <summary><c>error.attempts</c>: how many times libwdt sent the request to the gateway. Null if absent.</summary>
         public int? Attempts { get; private set; }
+
+        /// <summary>
+        /// <c>error.entry_id</c>: for a <c>storage</c> error with delivery <c>unknown</c>, the outbox
+        /// entry whose outcome could not be recorded; otherwise null.
+        /// </summary>
+        public string EntryId
+        {
+            get
+            {
+                if (EnvelopeJson == null)
+                    return null;
+                try
+                {
+                    var env = JsonReader.Parse(EnvelopeJson) as Dictionary<string, object>;
+                    object err;
+                    return env != null && env.TryGetValue("error", out err) && err is Dictionary<string, object>
+                        ? GetString((Dictionary<string, object>)err, "entry_id")
+                        : null;
+                }
+                catch (FormatException)
+                {
+                    return null;
+                }
+            }
+        }
 
         /// <summary><c>error.http_status</c> for <c>http</c> errors; otherwise null.</summary>
         public int? HttpStatus { get; private set; }

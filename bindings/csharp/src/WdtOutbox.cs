@@ -113,8 +113,13 @@ namespace Wdt
             string env = Flush(optionsJson);
             WdtException.ThrowIfError(env);
             var data = Data(env);
+            object blocked;
+            string blockedJson = data.TryGetValue("blocked", out blocked) && blocked is Dictionary<string, object>
+                ? JsonReader.MemberText(JsonReader.MemberText(env, "data"), "blocked")
+                : null;
+            long blockedStatus = blockedJson != null ? Int((Dictionary<string, object>)blocked, "status") : 0;
             return new FlushResult(Int(data, "delivered"), Int(data, "rejected"), Int(data, "in_doubt"),
-                Int(data, "pending"), Int(data, "needs_attention"));
+                Int(data, "pending"), Int(data, "needs_attention"), blockedJson, blockedStatus);
         }
 
         /// <summary>Stops the background worker (if any) and closes the file; entries stay in it.</summary>
@@ -185,8 +190,11 @@ namespace Wdt
     /// <summary>What a flush did (delivered, rejected) and what it left (the open states).</summary>
     public sealed class FlushResult
     {
-        internal FlushResult(long delivered, long rejected, long inDoubt, long pending, long needsAttention)
+        internal FlushResult(long delivered, long rejected, long inDoubt, long pending, long needsAttention,
+            string blockedJson, long blockedStatus)
         {
+            BlockedJson = blockedJson;
+            BlockedStatus = blockedStatus;
             Delivered = delivered;
             Rejected = rejected;
             InDoubt = inDoubt;
@@ -208,6 +216,20 @@ namespace Wdt
 
         /// <summary>Entries that need a person.</summary>
         public long NeedsAttention { get; private set; }
+
+        /// <summary>
+        /// Null, or why the flush stopped early because the gateway refused the account rather
+        /// than a return (wrong secret, disabled appkey, IP whitelist, a clock off by more than the
+        /// gateway allows): <c>{"kind":"api","status":1,"message":"…"}</c>. The entries stay
+        /// pending; fix the configuration and flush again.
+        /// </summary>
+        public string BlockedJson { get; private set; }
+
+        /// <summary>The gateway status that blocked the flush (see <see cref="BlockedJson"/>), or 0.</summary>
+        public long BlockedStatus { get; private set; }
+
+        /// <summary>True when the flush stopped because the gateway refused the account.</summary>
+        public bool Blocked { get { return BlockedJson != null; } }
     }
 
     internal sealed class WdtOutboxHandle : SafeHandle

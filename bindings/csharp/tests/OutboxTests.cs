@@ -87,9 +87,41 @@ namespace WdtTests
                     Check(ob.SubmitEntry(Return(run + "-2", true)).State == "pending", "deferred");
                     FlushResult f = ob.FlushCounts();
                     Check(f.Delivered == 1 && f.Pending == 0 && f.InDoubt == 0, "flush delivered 1");
+                    Check(!f.Blocked && f.BlockedJson == null && f.BlockedStatus == 0, "not blocked");
                     Check(ob.GetEntry(run + "-2").State == "delivered", "delivered after flush");
                     string page = ob.List("{\"limit\":1}");
                     Check(page.Contains("\"next_after\":\"" + run + "-1\""), page);
+                }
+            });
+
+            test("outbox: a storage error after the send names its entry", () =>
+            {
+                WdtException e = null;
+                try
+                {
+                    WdtException.ThrowIfError("{\"ok\":false,\"error\":{\"kind\":\"storage\",\"message\":\"storage: disk full\"," +
+                                              "\"delivery\":\"unknown\",\"retryable\":false,\"entry_id\":\"E-1\"}}");
+                }
+                catch (WdtException x)
+                {
+                    e = x;
+                }
+                Check(e != null && e.Kind == WdtErrorKind.Storage && e.Delivery == WdtDelivery.Unknown
+                      && e.EntryId == "E-1", "kind storage, delivery unknown, entry_id");
+            });
+
+            test("outbox: a wrong secret blocks the flush and leaves the entry pending", () =>
+            {
+                string wrong = config.Replace("testsecret:testsalt", "testsecret:wrongsalt");
+                string path = Path.Combine(dir, "blocked.db").Replace("\\", "\\\\");
+                using (var ob = new WdtOutbox(wrong, "{\"path\":\"" + path + "\",\"lease_ms\":3000}"))
+                {
+                    Check(ob.SubmitEntry(Return(run + "-B", true)).State == "pending", "deferred");
+                    FlushResult f = ob.FlushCounts();
+                    Check(f.Blocked && f.BlockedStatus == 1 && f.Rejected == 0 && f.Pending == 1,
+                          "blocked, nothing rejected: " + f.BlockedJson);
+                    Check(f.BlockedJson.Contains("\"status\":1"), f.BlockedJson);
+                    Check(ob.GetEntry(run + "-B").State == "pending", "still pending");
                 }
             });
 

@@ -108,7 +108,8 @@ final class Outbox
      *
      * @param array<string, mixed> $options ['max_entries' => N, 'budget_ms' => M]
      * @return array<string, mixed> the envelope; data counts delivered, rejected, in_doubt,
-     *         pending, needs_attention
+     *         pending, needs_attention, and has blocked: null, or ['kind', 'status', 'message']
+     *         when the gateway refused the account's configuration (the flush stopped there)
      */
     public function flush(array $options = []): array
     {

@@ -28,6 +28,8 @@ class WdtException extends \RuntimeException
     public const KIND_BAD_RESPONSE = 'bad_response';
     /** The gateway answered with status > 0; getCode() and getMessage() are the gateway's. */
     public const KIND_API = 'api';
+    /** Only from Outbox: its file could not be written; with delivery unknown, getEntryId() names the entry. */
+    public const KIND_STORAGE = 'storage';
     /** A bug in the library; the request may or may not have been sent. */
     public const KIND_INTERNAL = 'internal';
 
@@ -172,6 +174,18 @@ class WdtException extends \RuntimeException
     public function getHint(): ?string
     {
         return $this->hint;
+    }
+
+    /**
+     * For kind storage with delivery unknown: the outbox entry whose outcome could not be
+     * recorded (it may be at the ERP; do not ring the return up again). Null otherwise.
+     */
+    public function getEntryId(): ?string
+    {
+        $error = $this->envelope['error'] ?? null;
+        return is_array($error) && isset($error['entry_id']) && is_string($error['entry_id'])
+            ? $error['entry_id']
+            : null;
     }
 
     /** For kind http: the HTTP status. Null otherwise. */

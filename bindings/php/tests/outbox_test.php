@@ -26,7 +26,9 @@ function sendsOf(string $id): int
     $log = json_decode((string) file_get_contents(T::env('WDT_MOCK_BASE') . '/__mock/requests'), true);
     $n = 0;
     foreach ($log['requests'] as $r) {
-        if ($r['method'] === 'wms.stockin.SmartRefund.upload' && strpos($r['body'], "[wdt:$id]") !== false) {
+        // The marker is [wdt:<file tag>:<id>], a whole token.
+        $marker = '/\[wdt:[0-9a-f]+:' . preg_quote($id, '/') . '\]/';
+        if ($r['method'] === 'wms.stockin.SmartRefund.upload' && preg_match($marker, $r['body']) === 1) {
             $n++;
         }
     }
@@ -54,6 +56,10 @@ T::section('submit, same id, invalid, defer, flush, get, list', static function 
     T::check(is_int($r['data']['result']['stockin_id']), 'result has the stock-in id');
     $again = $outbox->submit(T::loadRequest(1), "$run-A");
     T::same($r['data'], $again['data'], 'the same id returns the same entry');
+    $other = $outbox->submit(T::loadRequest(2), "$run-A");
+    T::same(false, $other['ok'], 'a different return under a used id is refused');
+    T::same('invalid_argument', $other['error']['kind'], 'kind invalid_argument');
+    T::same('id', $other['error']['field'], 'field id');
     T::same(1, sendsOf("$run-A"), 'sent once');
 
     $bad = T::loadRequest(1);
@@ -67,6 +73,11 @@ T::section('submit, same id, invalid, defer, flush, get, list', static function 
     T::same('pending', $r['data']['state'], 'defer stores only');
     $f = $outbox->flush();
     T::check($f['data']['delivered'] >= 1 && $f['data']['pending'] === 0, 'flush delivers', json_encode($f));
+    T::check(array_key_exists('blocked', $f['data']) && $f['data']['blocked'] === null, 'flush not blocked', json_encode($f));
+    $s = WdtException::fromEnvelope(['ok' => false, 'error' => ['kind' => 'storage', 'delivery' => 'unknown',
+        'entry_id' => 'E-1', 'message' => 'storage: disk full']]);
+    T::same(WdtException::KIND_STORAGE, $s->getKind(), 'storage kind');
+    T::same('E-1', $s->getEntryId(), 'storage error names its entry');
     $g = $outbox->get("$run-D");
     T::same('delivered', $g['data']['state'], 'get after flush');
     T::check(count($g['data']['history']) >= 3, 'history has stored, attempt, answer');
