@@ -173,7 +173,9 @@ WdtOutbox *wdt_outbox_open(const char *client_config_json, const char *options_j
 char *wdt_outbox_submit(WdtOutbox *outbox, const char *submit_json);
 
 /*
- One entry by id, with its `history` (every attempt and query, with time and outcome).
+ One entry by id, with its `history` (every attempt and query, with time and outcome). Every
+ entry carries `hint` (what the cashier does in its state) and `next_check_ms` (for an
+ `in_doubt` entry, the earliest time the outbox asks the ERP about it; otherwise null).
  An unknown id is `invalid_argument` (field "id"). Envelope released with
  `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`.
 

@@ -320,6 +320,24 @@ const OUTBOX_CONFIG: (&str, &str) = (
     "a bad outbox option: check the key named by `field` in wdt_outbox_open's options_json (path a writable local file; lease_ms longer than the client's timeout_ms). Nothing was stored or sent.",
 );
 
+/// What the cashier does about an outbox entry in each state (`hint` of every entry that
+/// `wdt_outbox_submit`, `_get` and `_list` return): `(state, 中文, English)`.
+pub const OUTBOX_STATES: &[(&str, &str, &str)] = &[
+    ("pending", "退货已保存在本机发件箱，还没送达 ERP（例如断网）。可以继续收银；网络恢复后发件箱会自动发送，不要重新录入。", "saved in the outbox, not yet at the ERP (offline?): carry on; it is sent when the network is back; do not ring it up again."),
+    ("in_doubt", "退货已发出但没有收到回答。发件箱会在 next_check_ms 之后自动向 ERP 核实，确认没有才重发：不要手工重新录入这笔退货。", "sent, but the answer was lost: after next_check_ms the outbox asks the ERP and resends only if it is not there; do not ring it up again."),
+    ("delivered", "ERP 已收到这笔退货，无需任何操作。", "the ERP has it; nothing to do."),
+    ("rejected", "ERP 拒绝了这笔退货（见 error），发件箱不会再发送：请店长按 error 修正后，用新的 id 重新提交。", "the ERP refused it (see error) and it is never resent: fix it as error says and submit it with a new id."),
+    ("needs_attention", "发件箱无法判断 ERP 是否已有这笔退货，绝不会自动重发：请交给人工在 ERP 的“退换管理”中按原始单号核对；确实没有时用新的 id 重新提交。", "the outbox cannot tell whether the ERP has it and never resends it: a person checks the ERP by the original order number; only if it is not there, submit it with a new id."),
+];
+
+/// The hint of an outbox entry in `state`.
+pub fn outbox_state(state: &str) -> &'static str {
+    OUTBOX_STATES
+        .iter()
+        .find(|(s, _, _)| *s == state)
+        .map_or(OUTBOX_STATES[0].1, |(_, hint, _)| *hint)
+}
+
 /// The hint of any error: every kind and every status has one. `invalid_argument` and `config`
 /// name the field and the rule it broke, so a Chinese reader needs nothing of the English
 /// message.
@@ -497,6 +515,17 @@ fn markdown() -> String {
     );
     for (fragment, cn, en) in RULES {
         out.push_str(&format!("| `{fragment}` | {cn} | {en} |\n"));
+    }
+    out.push_str(
+        "\n## 发件箱条目 / Outbox entries\n\n\
+         `wdt_outbox_submit`、`_get`、`_list` 返回的每个条目都带 `hint`：收银员对这个状态该做什么。\
+         `pending`、`in_doubt` 条目里的 `error.hint` 也换成这一条（最后一次尝试自己的提示是写给只发一次的调用方的）。\n\
+         Every entry that `wdt_outbox_submit`, `_get` and `_list` return carries a `hint`: what the \
+         cashier does in its state; a `pending` or `in_doubt` entry's `error.hint` is that one too.\n\n\
+         | state | hint | English |\n| --- | --- | --- |\n",
+    );
+    for (state, cn, en) in OUTBOX_STATES {
+        out.push_str(&format!("| `{state}` | {cn} | {en} |\n"));
     }
     out.push_str(
         "\n## 网关状态 / Gateway statuses (kind `api`)\n\n\

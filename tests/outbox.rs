@@ -196,9 +196,24 @@ fn lost_answers_are_reconciled_never_resent() {
         )
         .unwrap();
         d.fault(fault.clone());
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
         let env = o.submit(&json!({"id": "L-1", "request": quick_return("", 1)}));
         assert_eq!(env["data"]["state"], "in_doubt", "{fault}: {env}");
         assert_eq!(env["data"]["error"]["delivery"], "unknown", "{env}");
+        // The cashier is told the outbox checks by itself, and when; not to query by hand.
+        let hint = env["data"]["hint"].as_str().unwrap();
+        assert!(hint.contains("不要手工重新录入"), "{env}");
+        assert_eq!(env["data"]["error"]["hint"], hint, "{env}");
+        let next = env["data"]["next_check_ms"]
+            .as_i64()
+            .expect("next_check_ms");
+        assert!(
+            next >= before + 800,
+            "{fault}: next check {next} before the settle delay"
+        );
         // Before the settle delay: nothing is sent and nothing is asked.
         let f = o.flush(&json!({}));
         assert_eq!(f["data"]["in_doubt"], 1, "{f}");
@@ -212,6 +227,7 @@ fn lost_answers_are_reconciled_never_resent() {
         assert_eq!(f["data"]["delivered"], 1, "{fault}: {f}");
         let e = o.get("L-1");
         assert_eq!(e["data"]["state"], "delivered", "{e}");
+        assert!(e["data"]["next_check_ms"].is_null(), "{e}");
         assert!(
             e["data"]["result"]["reconciled"]["refund_no"].is_string(),
             "{e}"

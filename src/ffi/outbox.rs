@@ -125,7 +125,9 @@ pub unsafe extern "C" fn wdt_outbox_submit(
     })
 }
 
-/// One entry by id, with its `history` (every attempt and query, with time and outcome).
+/// One entry by id, with its `history` (every attempt and query, with time and outcome). Every
+/// entry carries `hint` (what the cashier does in its state) and `next_check_ms` (for an
+/// `in_doubt` entry, the earliest time the outbox asks the ERP about it; otherwise null).
 /// An unknown id is `invalid_argument` (field "id"). Envelope released with
 /// `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`.
 ///

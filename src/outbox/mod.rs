@@ -355,7 +355,7 @@ impl Outbox {
         } else {
             None
         };
-        Ok(entry.to_json(h))
+        Ok(entry.to_json(h, self.options.settle_ms))
     }
 
     pub fn get(&self, id: &str) -> Result<Value, Error> {
@@ -375,7 +375,10 @@ impl Outbox {
             None
         };
         Ok(json!({
-            "entries": entries.iter().map(|e| e.to_json(None)).collect::<Vec<_>>(),
+            "entries": entries
+                .iter()
+                .map(|e| e.to_json(None, self.options.settle_ms))
+                .collect::<Vec<_>>(),
             "next_after": next.unwrap_or(Value::Null),
         }))
     }

@@ -468,10 +468,31 @@ pub struct Entry {
     pub updated_ms: i64,
     pub result: Option<Value>,
     pub error: Option<Value>,
+    /// An attempt started and its outcome is not recorded yet.
+    pub in_flight: bool,
+    pub lease_until_ms: Option<i64>,
+    pub settle_at_ms: Option<i64>,
 }
 
 impl Entry {
-    pub fn to_json(&self, history: Option<Vec<Value>>) -> Value {
+    /// When the outbox asks the ERP about an in-doubt entry next, at the earliest (the first
+    /// flush from then on does): the end of its settle delay, or, while an attempt is in
+    /// flight, the end of its lease plus the settle delay that follows it. None for every
+    /// other state.
+    pub fn next_check_ms(&self, settle_ms: u64) -> Option<i64> {
+        if self.state != State::InDoubt {
+            return None;
+        }
+        let settle = i64::try_from(settle_ms).unwrap_or(i64::MAX);
+        if self.in_flight {
+            self.lease_until_ms.map(|l| l.saturating_add(settle))
+        } else {
+            self.settle_at_ms
+        }
+    }
+
+    pub fn to_json(&self, history: Option<Vec<Value>>, settle_ms: u64) -> Value {
+        let hint = crate::hint::outbox_state(self.state.as_str());
         let mut v = json!({
             "id": self.id,
             "state": self.state.as_str(),
@@ -479,12 +500,24 @@ impl Entry {
             "created_ms": self.created_ms,
             "updated_ms": self.updated_ms,
             "tid": self.tid,
+            "hint": hint,
+            "next_check_ms": self.next_check_ms(settle_ms),
         });
         if let Some(r) = &self.result {
             v["result"] = r.clone();
         }
         if let Some(e) = &self.error {
             v["error"] = e.clone();
+            // The last attempt's own hint speaks to a caller who sent once ("query before any
+            // resend"); while the outbox still owns the entry, what the cashier does is the
+            // entry's hint, so that is the one it carries.
+            if matches!(self.state, State::Pending | State::InDoubt) {
+                if let Some(obj) = v["error"].as_object_mut() {
+                    if obj.contains_key("hint") {
+                        obj.insert("hint".into(), Value::from(hint));
+                    }
+                }
+            }
         }
         if let Some(h) = history {
             v["history"] = Value::Array(h);
@@ -496,6 +529,17 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_state_has_its_own_cashier_hint() {
+        let hints: Vec<_> = crate::hint::OUTBOX_STATES.iter().map(|r| r.0).collect();
+        let states: Vec<_> = State::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(hints, states);
+        let mut seen = std::collections::HashSet::new();
+        for s in State::ALL {
+            assert!(seen.insert(crate::hint::outbox_state(s.as_str())), "{s:?}");
+        }
+    }
 
     fn req(remark: &str) -> Map<String, Value> {
         json!({"refundInfo": {"tid": "t1", "return_warehouse_no": "pos", "remark": remark},

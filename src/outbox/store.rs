@@ -190,7 +190,7 @@ pub fn describe(e: &rusqlite::Error) -> String {
 /// An entry in flight (an attempt started, its outcome not recorded) is shown as `in_doubt`:
 /// its request may be at the ERP, whether a send is still running or its process died.
 const ENTRY_COLUMNS: &str = "id, CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END,
-    tid, attempts, created_ms, updated_ms, result, error";
+    tid, attempts, created_ms, updated_ms, result, error, in_flight, lease_until_ms, settle_at_ms";
 
 fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let json = |s: Option<String>| s.and_then(|t| serde_json::from_str::<Value>(&t).ok());
@@ -203,6 +203,9 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         updated_ms: r.get(5)?,
         result: json(r.get(6)?),
         error: json(r.get(7)?),
+        in_flight: r.get::<_, Option<i64>>(8)?.unwrap_or(0) == 1,
+        lease_until_ms: r.get(9)?,
+        settle_at_ms: r.get(10)?,
     })
 }
 

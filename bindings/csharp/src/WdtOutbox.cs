@@ -170,6 +170,15 @@ namespace Wdt
         /// <summary>How many times the return was sent.</summary>
         public long Attempts { get; private set; }
 
+        /// <summary>What the cashier does in this state (中文), to show as it is.</summary>
+        public string Hint { get; private set; }
+
+        /// <summary>
+        /// For an <c>in_doubt</c> entry, the earliest time (Unix ms) the outbox asks the ERP about
+        /// it (the first flush from then on does); null in every other state.
+        /// </summary>
+        public long? NextCheckMs { get; private set; }
+
         /// <summary>The entry as JSON (the envelope's <c>data</c>), including result, error, history.</summary>
         public string Json { get; private set; }
 
@@ -182,6 +191,9 @@ namespace Wdt
                 Id = data["id"] as string,
                 State = data["state"] as string,
                 Attempts = WdtOutbox.Int(data, "attempts"),
+                Hint = data.ContainsKey("hint") ? data["hint"] as string : null,
+                NextCheckMs = data.ContainsKey("next_check_ms") && data["next_check_ms"] is JsonNumber
+                    ? (long?)WdtOutbox.Int(data, "next_check_ms") : null,
                 Json = JsonReader.MemberText(envelope, "data"),
             };
         }

@@ -54,6 +54,7 @@ namespace WdtTests
                 {
                     OutboxEntry e = ob.SubmitEntry(Return(run + "-1", false));
                     Check(e.State == "delivered" && e.Attempts == 1 && e.Id == run + "-1", "delivered: " + e.Json);
+                    Check(!string.IsNullOrEmpty(e.Hint) && e.NextCheckMs == null, "a delivered entry: a hint, no next check: " + e.Json);
                     OutboxEntry again = ob.SubmitEntry(Return(run + "-1", false));
                     Check(again.Json == e.Json, "same entry: " + again.Json);
                     string env = ob.Get(run + "-1");

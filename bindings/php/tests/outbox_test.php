@@ -53,6 +53,9 @@ T::section('submit, same id, invalid, defer, flush, get, list', static function 
     $r = $outbox->submit(T::loadRequest(1), "$run-A");
     T::same(true, $r['ok'], 'submit ok');
     T::same('delivered', $r['data']['state'], 'delivered now');
+    T::check(is_string($r['data']['hint'] ?? null) && $r['data']['hint'] !== ''
+        && array_key_exists('next_check_ms', $r['data']) && $r['data']['next_check_ms'] === null,
+        'a delivered entry carries its hint and no next check', json_encode($r));
     T::check(is_int($r['data']['result']['stockin_id']), 'result has the stock-in id');
     $again = $outbox->submit(T::loadRequest(1), "$run-A");
     T::same($r['data'], $again['data'], 'the same id returns the same entry');
