@@ -46,16 +46,46 @@ fn after_send(e: Error, id: &str) -> Error {
     }
 }
 
-/// Test-only crash points, honoured only when the client config has `"test_hooks": true` and
+/// Test-only crash points, compiled in only with the `crash-points` feature (never in the
+/// shipped library) and honoured only when the client config has `"test_hooks": true` and
 /// the environment names one: `WDT_OUTBOX_TEST_CRASH=<point>`, where point is `stored` (submit
 /// committed, nothing sent), `claimed` (a flush claimed a pending entry, nothing sent),
 /// `sending` (a resend after reconciliation marked, nothing sent), `in_flight:<ms>` (killed that
-/// long after the request started), `answered` (answer read, not stored) or `recorded`. The process is killed
-/// with SIGKILL, as a power cut or the task manager would.
-pub(crate) const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
-/// Test-only: milliseconds added to the outbox's wall clock, read on every reading of it, and
-/// only by an outbox whose client config has `"test_hooks": true` (a till clock stepped by NTP).
-pub(crate) const CLOCK_STEP_ENV: &str = "WDT_OUTBOX_TEST_CLOCK_STEP_MS";
+/// long after the request started), `answered` (answer read, not stored) or `recorded`. The
+/// process is killed with SIGKILL, as a power cut or the task manager would.
+#[cfg(feature = "crash-points")]
+const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
+/// Test-only, with the `crash-points` feature: milliseconds added to the outbox's wall clock,
+/// read on every reading of it, and only by an outbox whose client config has
+/// `"test_hooks": true` (a till clock stepped by NTP).
+#[cfg(feature = "crash-points")]
+const CLOCK_STEP_ENV: &str = "WDT_OUTBOX_TEST_CLOCK_STEP_MS";
+
+/// The crash point the environment names, when the hooks are built in and switched on.
+#[cfg(feature = "crash-points")]
+fn crash_from_env(test_hooks: bool) -> Option<String> {
+    test_hooks.then(|| std::env::var(CRASH_ENV).ok()).flatten()
+}
+
+#[cfg(not(feature = "crash-points"))]
+fn crash_from_env(_test_hooks: bool) -> Option<String> {
+    None
+}
+
+/// The test clock step in milliseconds, when the hooks are built in and switched on.
+#[cfg(feature = "crash-points")]
+fn clock_step_ms(test_hooks: bool) -> i64 {
+    test_hooks
+        .then(|| std::env::var(CLOCK_STEP_ENV).ok())
+        .flatten()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(not(feature = "crash-points"))]
+fn clock_step_ms(_test_hooks: bool) -> i64 {
+    0
+}
 
 pub struct Outbox {
     conn: Mutex<Connection>,
@@ -201,11 +231,7 @@ impl Outbox {
             ));
         }
         let test_hooks = config.test_hooks;
-        let crash = if config.test_hooks {
-            std::env::var(CRASH_ENV).ok()
-        } else {
-            None
-        };
+        let crash = crash_from_env(config.test_hooks);
         let conn = store::open(&options.path)?;
         let fresh = format!("{:012x}", random_u64() & 0xffff_ffff_ffff);
         let tag = store::tag(&conn, &fresh)?;
@@ -231,15 +257,7 @@ impl Outbox {
 
     /// The wall clock, in Unix milliseconds (plus the test hook's step).
     fn now(&self) -> i64 {
-        let step = if self.test_hooks {
-            std::env::var(CLOCK_STEP_ENV)
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        store::now_ms().saturating_add(step)
+        store::now_ms().saturating_add(clock_step_ms(self.test_hooks))
     }
 
     fn crash_point(&self, point: &str) {
