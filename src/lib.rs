@@ -21,6 +21,7 @@ mod hint;
 mod log;
 mod outbox;
 mod query;
+mod random;
 mod request;
 mod sign;
 mod transport;

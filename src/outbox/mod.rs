@@ -12,10 +12,7 @@ mod reconcile;
 pub mod store;
 mod worker;
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,6 +23,7 @@ use crate::client::{Client, Reply};
 use crate::config::Config;
 use crate::envelope;
 use crate::error::{Delivery, Error};
+use crate::random;
 use lease::{Claimed, Decision};
 use model::{Entry, FlushOptions, ListFilter, Options, State, Submit};
 use reconcile::{Finding, SearchFail};
@@ -107,15 +105,6 @@ impl std::fmt::Debug for Outbox {
             .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
-}
-
-fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(store::now_ms() as u64);
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    h.finish()
 }
 
 /// The gateway statuses that refuse the caller (sign, appkey, sid, parameters node, dynamic
@@ -234,13 +223,13 @@ impl Outbox {
         let test_hooks = config.test_hooks;
         let crash = crash_from_env(config.test_hooks);
         let conn = store::open(&options.path)?;
-        let fresh = format!("{:012x}", random_u64() & 0xffff_ffff_ffff);
+        let fresh = format!("{:012x}", random::next_u64() & 0xffff_ffff_ffff);
         let tag = store::tag(&conn, &fresh)?;
         Ok(Outbox {
             conn: Mutex::new(conn),
             client: Client::new(config),
             options,
-            owner: format!("{}-{:016x}", std::process::id(), random_u64()),
+            owner: format!("{}-{:016x}", std::process::id(), random::next_u64()),
             tag,
             local: LocalState::default(),
             crash,
@@ -275,7 +264,7 @@ impl Outbox {
         let id = submit
             .id
             .clone()
-            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", self.now(), random_u64() as u32));
+            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", self.now(), random::next_u64() as u32));
         let marker = self
             .options
             .marker

@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::query::REFUND_SEARCH;
 use crate::request::{Pager, Prepared};
 
-pub(crate) const REFUND_SEARCH: &str = "aftersales.refund.Refund.search";
 const PAGE_SIZE: u64 = 100;
 /// Beyond this many pages for one tid something is off (a tid reused for thousands of
 /// refunds); a person should look rather than the outbox guess.
