@@ -18,11 +18,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use wdt::unstable::answer::interpret;
-use wdt::unstable::envelope;
-use wdt::unstable::request;
-use wdt::unstable::sign::sign;
-use wdt::unstable::transport::Answer;
+use wdt::internals::answer::interpret;
+use wdt::internals::envelope;
+use wdt::internals::request;
+use wdt::internals::sign::sign;
+use wdt::internals::transport::Answer;
 use wdt::{Client, Config};
 
 const CONFIG: &str = r#"{"sid":"wdtapi3","appkey":"wdt_test","appsecret":"testsecret:testsalt","url":"http://127.0.0.1:8080/openapi","connect_timeout_ms":5000,"timeout_ms":30000}"#;

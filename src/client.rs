@@ -5,8 +5,6 @@
 //! bounded, jittered backoff. Each resend needs enough of `timeout_ms` left for a whole attempt,
 //! so a resend never turns a clean rejection into an unknown. Nothing else is sent twice.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -256,9 +254,7 @@ impl Client {
 /// rejected together do not come back together.
 fn backoff(retry: u32) -> Duration {
     let base = 500u64.saturating_mul(1 << retry.min(4)).min(8_000);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(Instant::now().elapsed().as_nanos() as u64 ^ u64::from(retry));
-    let jitter = 0.5 + (h.finish() % 1000) as f64 / 2000.0;
+    let jitter = 0.5 + (crate::random::next_u64() % 1000) as f64 / 2000.0;
     Duration::from_millis((base as f64 * jitter) as u64)
 }
 

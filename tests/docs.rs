@@ -144,6 +144,111 @@ fn every_error_kind_is_documented() {
     );
 }
 
+/// The string constants of a binding's kind list: the text from `start` to `end`, every quoted
+/// value of a `const` line.
+fn binding_constants(rel: &str, start: &str, end: &str, quote: char) -> Vec<(String, String)> {
+    let source = read(rel);
+    let at = source
+        .find(start)
+        .unwrap_or_else(|| panic!("`{start}` not found in {rel}: update tests/docs.rs"));
+    let block = &source[at..];
+    let block = &block[..block.find(end).unwrap_or(block.len())];
+    block
+        .lines()
+        .filter(|l| l.contains("const ") && l.contains('='))
+        .filter_map(|l| {
+            let (lhs, rhs) = l.split_once('=')?;
+            let name = lhs.split_whitespace().last()?.to_owned();
+            let value = rhs.split(quote).nth(1)?.to_owned();
+            Some((name, value))
+        })
+        .collect()
+}
+
+fn csharp_kinds() -> Vec<(String, String)> {
+    binding_constants(
+        "bindings/csharp/src/WdtException.cs",
+        "class WdtErrorKind",
+        "\n    }",
+        '"',
+    )
+}
+
+fn php_kinds() -> Vec<(String, String)> {
+    binding_constants(
+        "bindings/php/src/WdtException.php",
+        "const KIND_",
+        "const DELIVERY_",
+        '\'',
+    )
+}
+
+/// A binding that does not know a kind cannot name it to its callers (no constant to compare
+/// against), so every kind the library returns has a constant in C# and PHP.
+#[test]
+fn the_bindings_know_every_error_kind() {
+    let kinds = error_kinds();
+    for (binding, known) in [("C#", csharp_kinds()), ("PHP", php_kinds())] {
+        assert!(
+            known.len() >= 2,
+            "parsing the {binding} kinds found {known:?}: update tests/docs.rs"
+        );
+        let missing: Vec<&String> = kinds
+            .iter()
+            .filter(|k| !known.iter().any(|(_, v)| v == *k))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "error kinds the library returns and the {binding} binding has no constant for: {missing:?}"
+        );
+    }
+}
+
+/// PHP builds a few envelopes itself (no handle, a NULL return, text json_encode refuses); their
+/// hints are the library's general hint for the kind, as docs/hints.md (generated from
+/// src/hint.rs) lists it.
+#[test]
+fn php_local_hints_are_the_library_s() {
+    let source = read("bindings/php/src/Native.php");
+    let at = source
+        .find("function localHint(")
+        .expect("Native.php defines localHint: update tests/docs.rs");
+    let body = &source[at..];
+    let body = &body[..body.find("\n    }\n").expect("localHint ends")];
+    let php = php_kinds();
+    let hints = read("docs/hints.md");
+    let library_hint = |kind: &str| -> String {
+        let row = format!("| `{kind}` | any | ");
+        let line = hints
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("docs/hints.md has no general row for {kind}"));
+        line[row.len()..].split(" | ").next().unwrap().to_owned()
+    };
+    let mut kind = None;
+    let mut checked = Vec::new();
+    for line in body.lines().map(str::trim) {
+        if let Some(name) = line
+            .strip_prefix("case WdtException::")
+            .and_then(|l| l.strip_suffix(':'))
+        {
+            let value = php.iter().find(|(n, _)| n == name);
+            kind = Some(value.unwrap_or_else(|| panic!("unknown {name}")).1.clone());
+        } else if line == "default:" {
+            kind = Some("internal".to_owned());
+        } else if let Some(text) = line.strip_prefix("return '") {
+            let text = text.strip_suffix("';").expect("one-line return");
+            let k = kind.take().expect("a return follows a case");
+            assert_eq!(text, library_hint(&k), "PHP's local hint for {k}");
+            checked.push(k);
+        }
+    }
+    assert!(
+        checked.len() >= 3,
+        "parsing localHint found {checked:?}: update tests/docs.rs"
+    );
+}
+
 #[test]
 fn rejected_statuses_match_the_code() {
     let source = read("src/answer.rs");

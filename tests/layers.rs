@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("log", 2),
     ("error", 1),
     ("calendar", 1),
+    ("random", 1),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -13,8 +13,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use wdt::ffi::{wdt_call, wdt_client_new, wdt_free_string, wdt_smart_refund_upload, WdtClient};
-use wdt::unstable::error::Error;
-use wdt::unstable::request::{self, generic, parse_object, smart_refund, Pager};
+use wdt::internals::request::{self, generic, parse_object, smart_refund, Pager};
+use wdt::Error;
 
 // ---------------------------------------------------------------------------------------------
 // The envelope contract (docs/abi.md)

@@ -126,13 +126,13 @@ fn not_in_debug_output_or_log_lines() {
 
     let lines: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink_lines = Arc::clone(&lines);
-    let sink: wdt::unstable::client::LogSink =
-        Arc::new(move |l: &str| sink_lines.lock().unwrap().push(l.to_owned()));
+    let sink: wdt::LogSink = Arc::new(move |l: &str| sink_lines.lock().unwrap().push(l.to_owned()));
     let client = wdt::Client::with_log_sink(cfg, Some(sink));
     assert!(!format!("{client:?}").contains(SECRET));
 
-    let map = wdt::unstable::request::parse_object(&good_request("pos-6776312", json!(1))).unwrap();
-    let call = wdt::unstable::request::smart_refund(&map).unwrap();
+    let map =
+        wdt::internals::request::parse_object(&good_request("pos-6776312", json!(1))).unwrap();
+    let call = wdt::internals::request::smart_refund(&map).unwrap();
     for mode in ["none", "drop", "html500", "ratelimit"] {
         d.fault(json!({"mode": mode}));
         let reply = client.execute(&call);

@@ -10,11 +10,11 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::unstable::answer::{interpret, REJECTING_STATUSES};
-use wdt::unstable::clock::{parse_http_date, Clock};
-use wdt::unstable::envelope;
-use wdt::unstable::error::{Delivery, Error};
-use wdt::unstable::transport::Answer;
+use wdt::internals::answer::{interpret, REJECTING_STATUSES};
+use wdt::internals::clock::{parse_http_date, Clock};
+use wdt::internals::envelope;
+use wdt::internals::transport::Answer;
+use wdt::{Delivery, Error};
 
 use common::*;
 
@@ -74,7 +74,7 @@ fn check_date(s: &str) {
 }
 
 /// The classification of docs/abi.md, from an independent reading of the body.
-fn check_kind(answer: &Answer, result: &Result<wdt::unstable::answer::Success, Error>) {
+fn check_kind(answer: &Answer, result: &Result<wdt::internals::answer::Success, Error>) {
     let body = answer
         .body
         .strip_prefix(b"\xEF\xBB\xBF")
@@ -115,7 +115,10 @@ fn check_kind(answer: &Answer, result: &Result<wdt::unstable::answer::Success, E
             );
             assert_eq!(
                 *retryable,
-                *s == 100 && RATE_LIMIT_MESSAGES.iter().any(|m| message.trim_start().starts_with(m)),
+                *s == 100
+                    && RATE_LIMIT_MESSAGES
+                        .iter()
+                        .any(|m| message.trim_start().starts_with(m)),
                 "retryable is not exactly the rate limits: {message:?}"
             );
         }

@@ -12,10 +12,11 @@ use std::ptr;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::unstable::config::{Config, KEYS};
-use wdt::unstable::envelope;
-use wdt::unstable::error::Error;
 use wdt::ffi::{wdt_client_free, wdt_client_new};
+use wdt::internals::config::KEYS;
+use wdt::internals::envelope;
+use wdt::Config;
+use wdt::Error;
 
 use common::*;
 

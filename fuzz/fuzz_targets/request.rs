@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use wdt::unstable::envelope;
-use wdt::unstable::error::Error;
 use wdt::ffi::{wdt_call, wdt_client_new, wdt_smart_refund_upload, WdtClient};
-use wdt::unstable::request::{self, Prepared};
+use wdt::internals::envelope;
+use wdt::internals::request::{self, Prepared};
+use wdt::Error;
 
 use common::*;
 

@@ -12,22 +12,21 @@ mod reconcile;
 pub mod store;
 mod worker;
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{json, Value};
 
-use crate::client::Client;
+use crate::client::{Client, Reply};
 use crate::config::Config;
 use crate::envelope;
 use crate::error::{Delivery, Error};
+use crate::random;
 use lease::{Claimed, Decision};
 use model::{Entry, FlushOptions, ListFilter, Options, State, Submit};
+use reconcile::{Finding, SearchFail};
 
 /// A storage failure once entry `id` may have been sent says `unknown` and names the entry: a
 /// `not_sent` storage error would invite the till to ring the return up again.
@@ -46,16 +45,46 @@ fn after_send(e: Error, id: &str) -> Error {
     }
 }
 
-/// Test-only crash points, honoured only when the client config has `"test_hooks": true` and
+/// Test-only crash points, compiled in only with the `crash-points` feature (never in the
+/// shipped library) and honoured only when the client config has `"test_hooks": true` and
 /// the environment names one: `WDT_OUTBOX_TEST_CRASH=<point>`, where point is `stored` (submit
 /// committed, nothing sent), `claimed` (a flush claimed a pending entry, nothing sent),
 /// `sending` (a resend after reconciliation marked, nothing sent), `in_flight:<ms>` (killed that
-/// long after the request started), `answered` (answer read, not stored) or `recorded`. The process is killed
-/// with SIGKILL, as a power cut or the task manager would.
-pub(crate) const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
-/// Test-only: milliseconds added to the outbox's wall clock, read on every reading of it, and
-/// only by an outbox whose client config has `"test_hooks": true` (a till clock stepped by NTP).
-pub(crate) const CLOCK_STEP_ENV: &str = "WDT_OUTBOX_TEST_CLOCK_STEP_MS";
+/// long after the request started), `answered` (answer read, not stored) or `recorded`. The
+/// process is killed with SIGKILL, as a power cut or the task manager would.
+#[cfg(feature = "crash-points")]
+const CRASH_ENV: &str = "WDT_OUTBOX_TEST_CRASH";
+/// Test-only, with the `crash-points` feature: milliseconds added to the outbox's wall clock,
+/// read on every reading of it, and only by an outbox whose client config has
+/// `"test_hooks": true` (a till clock stepped by NTP).
+#[cfg(feature = "crash-points")]
+const CLOCK_STEP_ENV: &str = "WDT_OUTBOX_TEST_CLOCK_STEP_MS";
+
+/// The crash point the environment names, when the hooks are built in and switched on.
+#[cfg(feature = "crash-points")]
+fn crash_from_env(test_hooks: bool) -> Option<String> {
+    test_hooks.then(|| std::env::var(CRASH_ENV).ok()).flatten()
+}
+
+#[cfg(not(feature = "crash-points"))]
+fn crash_from_env(_test_hooks: bool) -> Option<String> {
+    None
+}
+
+/// The test clock step in milliseconds, when the hooks are built in and switched on.
+#[cfg(feature = "crash-points")]
+fn clock_step_ms(test_hooks: bool) -> i64 {
+    test_hooks
+        .then(|| std::env::var(CLOCK_STEP_ENV).ok())
+        .flatten()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(not(feature = "crash-points"))]
+fn clock_step_ms(_test_hooks: bool) -> i64 {
+    0
+}
 
 pub struct Outbox {
     conn: Mutex<Connection>,
@@ -76,15 +105,6 @@ impl std::fmt::Debug for Outbox {
             .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
-}
-
-fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(store::now_ms() as u64);
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    h.finish()
 }
 
 /// The gateway statuses that refuse the caller (sign, appkey, sid, parameters node, dynamic
@@ -201,19 +221,15 @@ impl Outbox {
             ));
         }
         let test_hooks = config.test_hooks;
-        let crash = if config.test_hooks {
-            std::env::var(CRASH_ENV).ok()
-        } else {
-            None
-        };
+        let crash = crash_from_env(config.test_hooks);
         let conn = store::open(&options.path)?;
-        let fresh = format!("{:012x}", random_u64() & 0xffff_ffff_ffff);
+        let fresh = format!("{:012x}", random::next_u64() & 0xffff_ffff_ffff);
         let tag = store::tag(&conn, &fresh)?;
         Ok(Outbox {
             conn: Mutex::new(conn),
             client: Client::new(config),
             options,
-            owner: format!("{}-{:016x}", std::process::id(), random_u64()),
+            owner: format!("{}-{:016x}", std::process::id(), random::next_u64()),
             tag,
             local: LocalState::default(),
             crash,
@@ -231,15 +247,7 @@ impl Outbox {
 
     /// The wall clock, in Unix milliseconds (plus the test hook's step).
     fn now(&self) -> i64 {
-        let step = if self.test_hooks {
-            std::env::var(CLOCK_STEP_ENV)
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        store::now_ms().saturating_add(step)
+        store::now_ms().saturating_add(clock_step_ms(self.test_hooks))
     }
 
     fn crash_point(&self, point: &str) {
@@ -256,7 +264,7 @@ impl Outbox {
         let id = submit
             .id
             .clone()
-            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", self.now(), random_u64() as u32));
+            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", self.now(), random::next_u64() as u32));
         let marker = self
             .options
             .marker
@@ -455,24 +463,45 @@ impl Outbox {
             "pending"
         };
         if !c.marked {
-            let now = self.now();
-            let marked = {
-                let mut conn = self.db();
-                lease::mark_sending(
-                    &mut conn,
-                    &self.owner,
-                    c.seq,
-                    now,
-                    self.options.lease_ms,
-                    reason,
-                )?
-            };
-            if !marked {
-                return Ok(Worked::Lost);
+            match self.mark_sending(&c, reason)? {
+                Some(marked) => sending = Some(marked),
+                None => return Ok(Worked::Lost),
             }
-            sending = Some(Sending::start(&self.local, c.seq));
-            self.crash_point("sending");
         }
+        let reply = self.send(&c);
+        let now = self.now();
+        let (decision, worked) = answer_decision(&reply, self.options.settle_ms);
+        self.record_answer(&c, now, &decision, &answer_event(&reply))?;
+        drop(sending);
+        self.crash_point("recorded");
+        Ok(worked)
+    }
+
+    /// Marks an entry claimed unmarked as being sent, before any byte leaves: None when another
+    /// process took it meanwhile.
+    fn mark_sending<'a>(&'a self, c: &Claimed, reason: &str) -> Result<Option<Sending<'a>>, Error> {
+        let now = self.now();
+        let marked = {
+            let mut conn = self.db();
+            lease::mark_sending(
+                &mut conn,
+                &self.owner,
+                c.seq,
+                now,
+                self.options.lease_ms,
+                reason,
+            )?
+        };
+        if !marked {
+            return Ok(None);
+        }
+        let sending = Sending::start(&self.local, c.seq);
+        self.crash_point("sending");
+        Ok(Some(sending))
+    }
+
+    /// The entry's stored request, sent as stored (same body, same marker).
+    fn send(&self, c: &Claimed) -> Reply {
         if let Some(ms) = self
             .crash
             .as_deref()
@@ -488,129 +517,46 @@ impl Outbox {
         };
         let reply = self.client.execute(&call);
         self.crash_point("answered");
-        let now = self.now();
-        let (decision, worked) = match &reply.result {
-            Ok(s) => (Decision::Delivered { result: s.data() }, Worked::Delivered),
-            Err(e) => {
-                let err = error_object(e, reply.attempts);
-                match e.delivery() {
-                    Delivery::NotSent => (Decision::Pending { error: err }, Worked::NetworkDown),
-                    // Refused for the account, not for this return: provably not applied.
-                    Delivery::Rejected if blocked_by(e).is_some() => (
-                        Decision::Pending { error: err },
-                        Worked::Blocked(blocked_by(e).unwrap_or(Value::Null)),
-                    ),
-                    // Rejected and "try later" (rate limits): provably not applied, resend ok.
-                    Delivery::Rejected if e.retryable() => {
-                        (Decision::Pending { error: err }, Worked::Open)
-                    }
-                    Delivery::Rejected => (Decision::Rejected { error: err }, Worked::Rejected),
-                    Delivery::Unknown => (
-                        Decision::InDoubt {
-                            error: err,
-                            settle_ms: self.options.settle_ms,
-                        },
-                        Worked::Open,
-                    ),
-                }
-            }
-        };
-        let event = match &reply.result {
-            Ok(s) => json!({"event": "answer", "delivery": "delivered", "data": s.data()}),
-            Err(e) => json!({"event": "answer", "delivery": e.delivery().as_str(),
-                              "error": error_object(e, reply.attempts)}),
-        };
+        reply
+    }
+
+    /// Stores what the answer decided. From here on the request may have reached the ERP, so
+    /// a storage failure names the entry and says `unknown`.
+    fn record_answer(
+        &self,
+        c: &Claimed,
+        now: i64,
+        decision: &Decision,
+        event: &Value,
+    ) -> Result<(), Error> {
         if matches!(decision, Decision::InDoubt { .. }) {
             let until = Instant::now() + Duration::from_millis(self.options.settle_ms);
             lock(&self.local.settling).insert(c.seq, until);
         }
-        {
-            let mut conn = self.db();
-            lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)
-                .map_err(|e| after_send(e.into(), &c.id))?;
-        }
-        drop(sending);
-        self.crash_point("recorded");
-        Ok(worked)
+        let mut conn = self.db();
+        lease::record(&mut conn, &self.owner, c.seq, now, decision, event)
+            .map_err(|e| after_send(e.into(), &c.id))
     }
 
     /// Asks the ERP about an in-doubt entry. `Some(outcome)` when decided (or stopped) without
     /// sending; `None` when the ERP provably does not have it and it may be sent again.
     fn reconcile(&self, c: &Claimed) -> Result<Option<Worked>, Error> {
-        let first = c.first_attempt_ms.unwrap_or_else(|| self.now());
-        let mut renew = || {
-            let conn = self.db();
-            lease::renew(&conn, &self.owner, c.seq, self.now(), self.options.lease_ms)
-                .unwrap_or(false)
-        };
-        let searched = reconcile::search(&self.client, &c.tid, first, self.now(), &mut renew);
+        let searched = self.search_erp(c);
         let now = self.now();
-        let attention = |why: String| Decision::NeedsAttention {
-            error: json!({"kind": "needs_attention", "message": format!("needs attention: {why}")}),
-        };
         let (decision, event, worked) = match searched {
-            Err(reconcile::SearchFail::LeaseLost) => return Ok(Some(Worked::Lost)),
-            Err(reconcile::SearchFail::TooMany(why)) => (
-                attention(why.clone()),
-                json!({"event": "query", "outcome": "too_many", "why": why}),
-                Worked::Open,
-            ),
-            Err(reconcile::SearchFail::Query(e)) => {
-                let err = error_object(&e, 0);
-                let event = json!({"event": "query", "outcome": "failed", "error": err});
-                // A refusal that will not change by itself (no permission for the query, a
-                // rejected parameter) needs a person; the account refused (wrong secret…)
-                // stops the flush and leaves the entry in doubt; a network failure is tried
-                // again later.
-                if let Some(why) = blocked_by(&e) {
-                    (
-                        Decision::Unchanged { error: err },
-                        event,
-                        Worked::Blocked(why),
-                    )
-                } else if e.delivery() == Delivery::Rejected && !e.retryable()
-                    || matches!(e, Error::Internal { .. })
-                {
-                    (
-                        attention(format!(
-                            "the ERP could not be asked whether it has this return: {e}"
-                        )),
-                        event,
-                        Worked::Open,
-                    )
-                } else {
-                    let worked = if e.delivery() == Delivery::NotSent {
-                        Worked::NetworkDown
-                    } else {
-                        Worked::Open
-                    };
-                    (Decision::Unchanged { error: err }, event, worked)
-                }
-            }
+            Err(SearchFail::LeaseLost) => return Ok(Some(Worked::Lost)),
+            Err(SearchFail::TooMany(why)) => too_many(why),
+            Err(SearchFail::Query(e)) => query_failed(&e),
             Ok((orders, query)) => {
                 match reconcile::decide(&orders, query, &c.tid, c.marker.as_deref(), &c.body) {
-                    reconcile::Finding::Found { order, query } => (
-                        Decision::Delivered {
-                            result: json!({"reconciled": order}),
-                        },
-                        json!({"event": "query", "outcome": "found", "query": query, "order": order}),
-                        Worked::Delivered,
-                    ),
-                    reconcile::Finding::Absent { query } => {
+                    Finding::Found { order, query } => found(order, query),
+                    Finding::Ambiguous { why, query } => ambiguous(why, query),
+                    Finding::Absent { query } => {
                         let conn = self.db();
-                        store::add_history(
-                            &conn,
-                            c.seq,
-                            now,
-                            &json!({"event": "query", "outcome": "absent", "query": query}),
-                        )?;
+                        let event = json!({"event": "query", "outcome": "absent", "query": query});
+                        store::add_history(&conn, c.seq, now, &event)?;
                         return Ok(None);
                     }
-                    reconcile::Finding::Ambiguous { why, query } => (
-                        attention(why.clone()),
-                        json!({"event": "query", "outcome": "ambiguous", "why": why, "query": query}),
-                        Worked::Open,
-                    ),
                 }
             }
         };
@@ -618,6 +564,122 @@ impl Outbox {
         lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)?;
         Ok(Some(worked))
     }
+
+    /// The refund orders of the entry's tid since its first attempt, renewing the lease
+    /// before every query so no other process takes the entry while it is being asked about.
+    fn search_erp(&self, c: &Claimed) -> Result<(Vec<Value>, Value), SearchFail> {
+        let first = c.first_attempt_ms.unwrap_or_else(|| self.now());
+        let mut renew = || {
+            let conn = self.db();
+            lease::renew(&conn, &self.owner, c.seq, self.now(), self.options.lease_ms)
+                .unwrap_or(false)
+        };
+        reconcile::search(&self.client, &c.tid, first, self.now(), &mut renew)
+    }
+}
+
+/// What an answer to a send decides for the entry, and how the flush goes on.
+fn answer_decision(reply: &Reply, settle_ms: u64) -> (Decision, Worked) {
+    let e = match &reply.result {
+        Ok(s) => return (Decision::Delivered { result: s.data() }, Worked::Delivered),
+        Err(e) => e,
+    };
+    let err = error_object(e, reply.attempts);
+    match e.delivery() {
+        Delivery::NotSent => (Decision::Pending { error: err }, Worked::NetworkDown),
+        // Refused for the account, not for this return: provably not applied.
+        Delivery::Rejected if blocked_by(e).is_some() => (
+            Decision::Pending { error: err },
+            Worked::Blocked(blocked_by(e).unwrap_or(Value::Null)),
+        ),
+        // Rejected and "try later" (rate limits): provably not applied, resend ok.
+        Delivery::Rejected if e.retryable() => (Decision::Pending { error: err }, Worked::Open),
+        Delivery::Rejected => (Decision::Rejected { error: err }, Worked::Rejected),
+        Delivery::Unknown => (
+            Decision::InDoubt {
+                error: err,
+                settle_ms,
+            },
+            Worked::Open,
+        ),
+    }
+}
+
+/// The history event of an answer to a send.
+fn answer_event(reply: &Reply) -> Value {
+    match &reply.result {
+        Ok(s) => json!({"event": "answer", "delivery": "delivered", "data": s.data()}),
+        Err(e) => json!({"event": "answer", "delivery": e.delivery().as_str(),
+                          "error": error_object(e, reply.attempts)}),
+    }
+}
+
+/// What a reconciliation ends in: the decision stored, its history event, how the flush goes on.
+type Settled = (Decision, Value, Worked);
+
+/// A person decides: the outbox cannot prove either way.
+fn attention(why: String) -> Decision {
+    Decision::NeedsAttention {
+        error: json!({"kind": "needs_attention", "message": format!("needs attention: {why}")}),
+    }
+}
+
+fn too_many(why: String) -> Settled {
+    (
+        attention(why.clone()),
+        json!({"event": "query", "outcome": "too_many", "why": why}),
+        Worked::Open,
+    )
+}
+
+/// A query that failed. A refusal that will not change by itself (no permission for the
+/// query, a rejected parameter) needs a person; the account refused (wrong secret…) stops the
+/// flush and leaves the entry in doubt; a network failure is tried again later.
+fn query_failed(e: &Error) -> Settled {
+    let err = error_object(e, 0);
+    let event = json!({"event": "query", "outcome": "failed", "error": err});
+    if let Some(why) = blocked_by(e) {
+        (
+            Decision::Unchanged { error: err },
+            event,
+            Worked::Blocked(why),
+        )
+    } else if e.delivery() == Delivery::Rejected && !e.retryable()
+        || matches!(e, Error::Internal { .. })
+    {
+        (
+            attention(format!(
+                "the ERP could not be asked whether it has this return: {e}"
+            )),
+            event,
+            Worked::Open,
+        )
+    } else {
+        let worked = if e.delivery() == Delivery::NotSent {
+            Worked::NetworkDown
+        } else {
+            Worked::Open
+        };
+        (Decision::Unchanged { error: err }, event, worked)
+    }
+}
+
+fn found(order: Value, query: Value) -> Settled {
+    (
+        Decision::Delivered {
+            result: json!({"reconciled": order}),
+        },
+        json!({"event": "query", "outcome": "found", "query": query, "order": order}),
+        Worked::Delivered,
+    )
+}
+
+fn ambiguous(why: String, query: Value) -> Settled {
+    (
+        attention(why.clone()),
+        json!({"event": "query", "outcome": "ambiguous", "why": why, "query": query}),
+        Worked::Open,
+    )
 }
 
 /// Whether a re-submit under a used id is the same return. Entries made before the request was

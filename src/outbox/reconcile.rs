@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::query::REFUND_SEARCH;
 use crate::request::{Pager, Prepared};
 
-pub(crate) const REFUND_SEARCH: &str = "aftersales.refund.Refund.search";
 const PAGE_SIZE: u64 = 100;
 /// Beyond this many pages for one tid something is off (a tid reused for thousands of
 /// refunds); a person should look rather than the outbox guess.
@@ -174,8 +174,6 @@ pub fn search(
     now_ms: i64,
     before_call: &mut dyn FnMut() -> bool,
 ) -> Result<(Vec<Value>, Value), SearchFail> {
-    let mut orders: Vec<Value> = Vec::new();
-    let mut calls = 0u64;
     // The ERP dates its orders by its own clock: the window moves by the offset the client has
     // learned from the gateway (at most a day, like the margin, which stays for what the till's
     // clock did between the attempt and now).
@@ -184,61 +182,92 @@ pub fn search(
         first_attempt_ms.saturating_add(shift),
         now_ms.saturating_add(shift),
     );
+    let mut found = Found::default();
     for (from, to) in &wins {
-        let mut page_no = 0u64;
-        let mut seen = 0u64;
-        loop {
-            if page_no >= MAX_PAGES {
-                return Err(SearchFail::TooMany(format!(
-                    "more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
-                    MAX_PAGES * PAGE_SIZE
-                )));
-            }
-            if !before_call() {
-                return Err(SearchFail::LeaseLost);
-            }
-            let body = json!([{"tid": tid, "modified_from": from, "modified_to": to}]);
-            let call = Prepared {
-                method: REFUND_SEARCH.to_owned(),
-                body: body.to_string(),
-                pager: Some(Pager {
-                    page_size: PAGE_SIZE,
-                    page_no,
-                    calc_total: true,
-                }),
-            };
-            calls += 1;
-            let reply = client.execute(&call);
-            let success = reply.result.map_err(SearchFail::Query)?;
-            let data = success.data();
-            let page = data["order"].as_array().cloned().unwrap_or_default();
-            let total = success
-                .total_count()
-                .as_ref()
-                .and_then(Value::as_u64)
-                .or_else(|| data["total_count"].as_u64());
-            seen += page.len() as u64;
-            let got = page.len() as u64;
-            for o in page {
-                let dup = o.get("refund_id").is_some()
-                    && orders.iter().any(|x| x["refund_id"] == o["refund_id"]);
-                if !dup {
-                    orders.push(o);
-                }
-            }
-            let done = match total {
-                Some(t) => seen >= t || got == 0,
-                None => got < PAGE_SIZE,
-            };
-            if done {
-                break;
-            }
-            page_no += 1;
-        }
+        search_window(client, tid, from, to, before_call, &mut found)?;
     }
     let query = json!({"method": REFUND_SEARCH, "tid": tid, "windows": wins.len(),
-                       "calls": calls, "orders": orders.len()});
-    Ok((orders, query))
+                       "calls": found.calls, "orders": found.orders.len()});
+    Ok((found.orders, query))
+}
+
+/// What a search has found so far: each order once, and the queries it took.
+#[derive(Default)]
+struct Found {
+    orders: Vec<Value>,
+    calls: u64,
+}
+
+impl Found {
+    /// Pages may overlap when orders change between two queries: an order is kept once.
+    fn add(&mut self, page: Vec<Value>) {
+        for o in page {
+            let dup = o.get("refund_id").is_some()
+                && self.orders.iter().any(|x| x["refund_id"] == o["refund_id"]);
+            if !dup {
+                self.orders.push(o);
+            }
+        }
+    }
+}
+
+/// Every page of one window, until the total the gateway reports (or a short page) is reached.
+fn search_window(
+    client: &Client,
+    tid: &str,
+    from: &str,
+    to: &str,
+    before_call: &mut dyn FnMut() -> bool,
+    found: &mut Found,
+) -> Result<(), SearchFail> {
+    let mut page_no = 0u64;
+    let mut seen = 0u64;
+    loop {
+        if page_no >= MAX_PAGES {
+            return Err(SearchFail::TooMany(format!(
+                "more than {} refund orders of tid {tid:?} in one window; not deciding automatically",
+                MAX_PAGES * PAGE_SIZE
+            )));
+        }
+        if !before_call() {
+            return Err(SearchFail::LeaseLost);
+        }
+        found.calls += 1;
+        let reply = client.execute(&page_query(tid, from, to, page_no));
+        let success = reply.result.map_err(SearchFail::Query)?;
+        let data = success.data();
+        let page = data["order"].as_array().cloned().unwrap_or_default();
+        let total = success
+            .total_count()
+            .as_ref()
+            .and_then(Value::as_u64)
+            .or_else(|| data["total_count"].as_u64());
+        let got = page.len() as u64;
+        seen += got;
+        found.add(page);
+        let done = match total {
+            Some(t) => seen >= t || got == 0,
+            None => got < PAGE_SIZE,
+        };
+        if done {
+            return Ok(());
+        }
+        page_no += 1;
+    }
+}
+
+/// One page of the refund orders of `tid` modified in [from, to].
+fn page_query(tid: &str, from: &str, to: &str, page_no: u64) -> Prepared {
+    let body = json!([{"tid": tid, "modified_from": from, "modified_to": to}]);
+    Prepared {
+        method: REFUND_SEARCH.to_owned(),
+        body: body.to_string(),
+        pager: Some(Pager {
+            page_size: PAGE_SIZE,
+            page_no,
+            calc_total: true,
+        }),
+    }
 }
 
 /// Decides from the orders found. With a marker: the orders it owns, whatever their tid.

@@ -36,6 +36,15 @@ header=$WDT_ROOT/include/wdt.h
 for f in "$header" "$WDT_LIB" "$WDT_MOCK"; do
   [ -e "$f" ] || { fail "missing $f (build with: cargo build --release)"; summary; }
 done
+# The outbox's SIGKILL crash points and stepped clock are test hooks (cargo feature
+# `crash-points`, src/outbox/mod.rs): a library a till loads must not contain them, whatever
+# its environment says. Their environment names are the trace they leave in the binary.
+hooks=$(grep -aoF -e WDT_OUTBOX_TEST_CRASH -e WDT_OUTBOX_TEST_CLOCK_STEP_MS "$WDT_LIB" | sort -u | tr '\n' ' ')
+if [ -z "$hooks" ]; then
+  pass "$(basename "$WDT_LIB") contains no outbox crash hook"
+else
+  fail "$(basename "$WDT_LIB") contains the outbox test hooks: $hooks(built with --features crash-points?)"
+fi
 version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$WDT_ROOT/Cargo.toml" | head -n1)
 
 work=$(mktemp -d)

@@ -51,6 +51,26 @@ namespace Wdt
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern int wdt_client_set_log_callback(WdtClientHandle client, LogCallback callback, IntPtr userData);
 
+        // The outbox (WdtOutbox). Raw IntPtr for close: only WdtOutboxHandle.ReleaseHandle calls
+        // it, with the pointer the SafeHandle owns.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern WdtOutboxHandle wdt_outbox_open(byte[] clientConfigJson, byte[] optionsJson, out IntPtr errorJson);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr wdt_outbox_submit(WdtOutboxHandle outbox, byte[] submitJson);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr wdt_outbox_get(WdtOutboxHandle outbox, byte[] id);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr wdt_outbox_list(WdtOutboxHandle outbox, byte[] filterJson);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr wdt_outbox_flush(WdtOutboxHandle outbox, byte[] optionsJson);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void wdt_outbox_close(IntPtr outbox);
+
         private static volatile bool _loaded;
         private static readonly object LoadLock = new object();
 

@@ -39,7 +39,7 @@ namespace Wdt
             WdtOutboxHandle handle = null;
             try
             {
-                handle = OutboxNative.wdt_outbox_open(config, options, out errorJson);
+                handle = NativeMethods.wdt_outbox_open(config, options, out errorJson);
                 if (handle.IsInvalid)
                 {
                     string envelope = NativeMethods.CopyUtf8Z(errorJson);
@@ -66,19 +66,19 @@ namespace Wdt
         /// </summary>
         public string Submit(string submitJson)
         {
-            return Invoke(OutboxNative.wdt_outbox_submit, submitJson, "submitJson");
+            return Invoke(NativeMethods.wdt_outbox_submit, submitJson, "submitJson");
         }
 
         /// <summary>One entry with its history, as an envelope.</summary>
         public string Get(string id)
         {
-            return Invoke(OutboxNative.wdt_outbox_get, id, "id");
+            return Invoke(NativeMethods.wdt_outbox_get, id, "id");
         }
 
         /// <summary>Entries (<c>{"state":…,"limit":…,"after":…}</c>, all optional), as an envelope.</summary>
         public string List(string filterJson = "{}")
         {
-            return Invoke(OutboxNative.wdt_outbox_list, filterJson ?? "{}", "filterJson");
+            return Invoke(NativeMethods.wdt_outbox_list, filterJson ?? "{}", "filterJson");
         }
 
         /// <summary>
@@ -87,7 +87,7 @@ namespace Wdt
         /// </summary>
         public string Flush(string optionsJson = "{}")
         {
-            return Invoke(OutboxNative.wdt_outbox_flush, optionsJson ?? "{}", "optionsJson");
+            return Invoke(NativeMethods.wdt_outbox_flush, optionsJson ?? "{}", "optionsJson");
         }
 
         /// <summary>
@@ -259,32 +259,8 @@ namespace Wdt
         // Runs once, after the last in-flight call released its reference; joins the worker.
         protected override bool ReleaseHandle()
         {
-            OutboxNative.wdt_outbox_close(handle);
+            NativeMethods.wdt_outbox_close(handle);
             return true;
         }
-    }
-
-    // Cdecl for the same reason as NativeMethods: 32-bit Windows defaults to stdcall.
-    internal static class OutboxNative
-    {
-        private const string Lib = "wdt";
-
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern WdtOutboxHandle wdt_outbox_open(byte[] clientConfigJson, byte[] optionsJson, out IntPtr errorJson);
-
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern IntPtr wdt_outbox_submit(WdtOutboxHandle outbox, byte[] submitJson);
-
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern IntPtr wdt_outbox_get(WdtOutboxHandle outbox, byte[] id);
-
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern IntPtr wdt_outbox_list(WdtOutboxHandle outbox, byte[] filterJson);
-
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern IntPtr wdt_outbox_flush(WdtOutboxHandle outbox, byte[] optionsJson);
-
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern void wdt_outbox_close(IntPtr outbox);
     }
 }

@@ -241,18 +241,40 @@ CDEF;
      */
     public static function localEnvelope(string $kind, string $message, ?string $field = null): string
     {
-        $error = ['kind' => $kind];
-        if ($field !== null) {
-            $error['field'] = $field;
-        }
-        $error['message'] = $message;
-        $error['hint'] = self::localHint($kind);
-        return json_encode(['ok' => false, 'error' => $error], self::JSON_ENCODE_FLAGS);
+        return json_encode(['ok' => false, 'error' => self::localError($kind, $message, $field)], self::JSON_ENCODE_FLAGS);
     }
 
     /**
-     * The hint of an envelope made on the PHP side, worded like the library's for the same kind
-     * (src/hint.rs), so every error envelope has one wherever it was made.
+     * The `error` object of an envelope made on the PHP side, with the library's fields in the
+     * library's order (kind, field, message, delivery, retryable, hint), so a caller reads it like
+     * any other. Nothing made here has reached the library, let alone the gateway: invalid_argument
+     * and config are not_sent, as the library says for them; internal (the library broke its own
+     * contract) is unknown, as the library says for it. None is retryable: the same input fails
+     * the same way.
+     *
+     * @return array<string, mixed>
+     */
+    public static function localError(string $kind, string $message, ?string $field = null): array
+    {
+        $error = ['kind' => $kind];
+        if ($field !== null && $field !== '') {
+            $error['field'] = $field;
+        }
+        $error['message'] = $message;
+        $error['delivery'] = $kind === WdtException::KIND_INVALID_ARGUMENT || $kind === WdtException::KIND_CONFIG
+            ? WdtException::DELIVERY_NOT_SENT
+            : WdtException::DELIVERY_UNKNOWN;
+        $error['retryable'] = false;
+        $error['hint'] = self::localHint($kind);
+        return $error;
+    }
+
+    /**
+     * The hint of an envelope made on the PHP side: the library's general hint for the kind
+     * (src/hint.rs). The one copy of those texts in the binding: the C ABI has no call that
+     * returns a kind's hint (adding one would change the header and every binding), and several
+     * of these failures have no handle to call with. tests/docs.rs fails when a text here differs
+     * from the library's (docs/hints.md, generated from src/hint.rs).
      */
     public static function localHint(string $kind): string
     {

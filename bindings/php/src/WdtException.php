@@ -114,13 +114,8 @@ class WdtException extends \RuntimeException
      */
     public static function local(string $kind, string $message, ?string $field = null, ?\Throwable $previous = null): self
     {
-        $error = ['kind' => $kind];
-        if ($field !== null) {
-            $error['field'] = $field;
-        }
-        $error['message'] = $message;
-        $error['hint'] = Native::localHint($kind);
-        return new self($message, $kind, 0, $field, null, null, ['ok' => false, 'error' => $error], $previous);
+        $error = Native::localError($kind, $message, $field);
+        return new self($message, $kind, 0, $field, $error['delivery'], null, ['ok' => false, 'error' => $error], $previous);
     }
 
     /** One of the KIND_* constants (a later library version may add kinds, never rename one). */

@@ -184,6 +184,12 @@ T::section('rejected config', static function () use ($lib): void {
     }, WdtException::class, 'config with a NUL byte: throws');
     if ($e instanceof WdtException) {
         T::same(WdtException::KIND_CONFIG, $e->getKind(), 'config with a NUL byte: kind config');
+        // Made on the PHP side, read like the library's: nothing was sent, and the same config
+        // fails the same way.
+        T::same(WdtException::DELIVERY_NOT_SENT, $e->getDelivery(), 'config with a NUL byte: delivery not_sent');
+        T::same(false, $e->isRetryable(), 'config with a NUL byte: not retryable');
+        $error = $e->getEnvelope()['error'] ?? [];
+        T::same(['kind', 'message', 'delivery', 'retryable', 'hint'], array_keys($error), 'config with a NUL byte: the library\'s fields in its order');
     }
 });
 
@@ -242,6 +248,8 @@ T::section('NUL byte in request JSON', static function () use ($lib): void {
     $envelope = json_decode($client->smartRefundUploadJson("{\"refundInfo\":{}}\0garbage"), true);
     T::same(false, $envelope['ok'] ?? null, 'NUL byte: an envelope, not a truncated request');
     T::same('invalid_argument', $envelope['error']['kind'] ?? null, 'NUL byte: invalid_argument');
+    T::same('not_sent', $envelope['error']['delivery'] ?? null, 'NUL byte: delivery not_sent');
+    T::same(false, $envelope['error']['retryable'] ?? null, 'NUL byte: retryable false');
 });
 
 T::section('four clients in one process', static function () use ($lib): void {
