@@ -237,7 +237,10 @@ fn eight_threads_against_a_chaotic_server_never_double_send_or_mix_answers() {
     } else {
         100.0 * unknown_unread as f64 / unknown as f64
     };
-    println!(
+    // Written to the process's stderr, not through the test harness' capture, so the figures
+    // stand in every run's log.
+    let _ = writeln!(
+        std::io::stderr(),
         "chaos: {} calls in {:.1} s; server read {} requests; ok {ok}, not_sent {not_sent}, \
          unknown {unknown} (never read by the server: {unknown_unread}, {share:.1} %), other {other}; \
          server: {} idle closes, {} idle resets, {} answers with a second answer behind, \

@@ -502,8 +502,9 @@ fn control(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
     )
 }
 
-/// Closes with RST instead of FIN: SO_LINGER with a zero timeout makes the
-/// close abortive. std has no stable setter, so it is one libc call here.
+/// Makes the next close of `stream` an RST instead of a FIN: SO_LINGER with a
+/// zero timeout makes the close abortive. std has no stable setter, so it is one
+/// libc call here. Public for the tests that play a server resetting connections.
 #[cfg(any(
     target_os = "linux",
     target_os = "android",
@@ -513,7 +514,7 @@ fn control(shared: &Shared, stream: &mut TcpStream, req: &Request, id: u64) -> N
     target_os = "netbsd",
     target_os = "openbsd"
 ))]
-fn abort(stream: &TcpStream) {
+pub fn abort(stream: &TcpStream) {
     use std::os::raw::{c_int, c_void};
     use std::os::unix::io::AsRawFd;
 
@@ -554,7 +555,7 @@ fn abort(stream: &TcpStream) {
 }
 
 #[cfg(windows)]
-fn abort(stream: &TcpStream) {
+pub fn abort(stream: &TcpStream) {
     use std::os::windows::io::AsRawSocket;
 
     #[repr(C)]
@@ -593,7 +594,7 @@ fn abort(stream: &TcpStream) {
     target_os = "netbsd",
     target_os = "openbsd"
 )))]
-fn abort(_stream: &TcpStream) {}
+pub fn abort(_stream: &TcpStream) {}
 
 #[cfg(test)]
 mod tests {

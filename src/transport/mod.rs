@@ -751,22 +751,7 @@ mod tests {
         use std::sync::atomic::Ordering;
         fn read_then_reset(s: &mut std::net::TcpStream) {
             let _ = wdt_mock::http::read_raw_request(s);
-            let linger = libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            };
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: a valid socket and a properly sized option value.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::setsockopt(
-                    s.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_LINGER,
-                    (&linger as *const libc::linger).cast(),
-                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
-                );
-            }
+            wdt_mock::server::abort(s);
         }
         fn half_close_then_read(s: &mut std::net::TcpStream) {
             let _ = s.shutdown(std::net::Shutdown::Write);

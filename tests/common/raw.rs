@@ -195,23 +195,7 @@ fn serve(mut s: TcpStream, conn: usize, script: &Script, state: &(Mutex<State>, 
 }
 
 /// Makes the close of `s` send an RST (SO_LINGER 0), as a server aborting the connection does.
-pub fn set_linger_zero(s: &TcpStream) {
-    use std::os::unix::io::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a properly sized option value.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
-}
+pub use wdt_mock::server::abort as set_linger_zero;
 
 /// The `tid` of a quick return's body, as sent: `"tid":"…"`.
 pub fn tid_of(request: &str) -> &str {
