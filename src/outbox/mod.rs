@@ -9,6 +9,8 @@
 mod lease;
 pub mod model;
 mod reconcile;
+pub mod sql;
+pub mod sqlite;
 pub mod store;
 mod worker;
 
@@ -16,7 +18,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{json, Value};
 
 use crate::client::{Client, Reply};
@@ -27,6 +28,7 @@ use crate::random;
 use lease::{Claimed, Decision};
 use model::{Entry, FlushOptions, ListFilter, Options, State, Submit};
 use reconcile::{Finding, SearchFail};
+use sql::{Db, DbErrKind};
 
 /// A storage failure once entry `id` may have been sent says `unknown` and names the entry: a
 /// `not_sent` storage error would invite the till to ring the return up again.
@@ -87,7 +89,7 @@ fn clock_step_ms(_test_hooks: bool) -> i64 {
 }
 
 pub struct Outbox {
-    conn: Mutex<Connection>,
+    db: Mutex<Box<dyn Db>>,
     client: Client,
     options: Options,
     owner: String,
@@ -222,11 +224,11 @@ impl Outbox {
         }
         let test_hooks = config.test_hooks;
         let crash = crash_from_env(config.test_hooks);
-        let conn = store::open(&options.path)?;
+        let mut db: Box<dyn Db> = Box::new(sqlite::open(&options.path)?);
         let fresh = format!("{:012x}", random::next_u64() & 0xffff_ffff_ffff);
-        let tag = store::tag(&conn, &fresh)?;
+        let tag = db.tag(&fresh)?;
         Ok(Outbox {
-            conn: Mutex::new(conn),
+            db: Mutex::new(db),
             client: Client::new(config),
             options,
             owner: format!("{}-{:016x}", std::process::id(), random::next_u64()),
@@ -241,13 +243,18 @@ impl Outbox {
         &self.options
     }
 
-    fn db(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.conn)
+    fn db(&self) -> MutexGuard<'_, Box<dyn Db>> {
+        lock(&self.db)
     }
 
-    /// The wall clock, in Unix milliseconds (plus the test hook's step).
-    fn now(&self) -> i64 {
-        store::now_ms().saturating_add(clock_step_ms(self.test_hooks))
+    /// The store's clock (see `Db::now_ms`), in Unix milliseconds, plus the test hook's step.
+    fn now_in(&self, db: &mut dyn Db) -> Result<i64, Error> {
+        Ok(db.now_ms()?.saturating_add(clock_step_ms(self.test_hooks)))
+    }
+
+    fn now(&self) -> Result<i64, Error> {
+        let mut db = self.db();
+        self.now_in(&mut **db)
     }
 
     fn crash_point(&self, point: &str) {
@@ -261,10 +268,10 @@ impl Outbox {
     /// says `unknown` and names the entry.
     pub fn submit(&self, submit_json: &str) -> Result<Value, Error> {
         let submit = Submit::from_json(submit_json)?;
-        let id = submit
-            .id
-            .clone()
-            .unwrap_or_else(|| format!("wdt-{:x}-{:08x}", self.now(), random::next_u64() as u32));
+        let id = match &submit.id {
+            Some(id) => id.clone(),
+            None => format!("wdt-{:x}-{:08x}", self.now()?, random::next_u64() as u32),
+        };
         let marker = self
             .options
             .marker
@@ -275,21 +282,47 @@ impl Outbox {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let now = self.now();
+        let new = store::New {
+            id: &id,
+            method: &prepared.method,
+            body: &prepared.body,
+            tid: &tid,
+            marker: marker.as_deref(),
+            request: &canonical,
+        };
         let lease_ms = self.options.lease_ms;
-        let (claimed, sending) = {
-            let mut conn = self.db();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing: Option<(Option<String>, Option<String>, String)> = tx
-                .query_row(
-                    "SELECT request, marker, body FROM entries WHERE id = ?1",
-                    [&id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            if let Some((request, old_marker, body)) = existing {
-                drop(tx);
-                if !same_return(&submit, &canonical, request, old_marker, &body) {
+        let (stored, now) = {
+            let mut db = self.db();
+            let now = self.now_in(&mut **db)?;
+            let run = |db: &mut dyn Db| {
+                sql::tx(db, |db| {
+                    if let Some(old) = store::stored(db, &id)? {
+                        return Ok(Err(old));
+                    }
+                    let seq = store::insert(db, &new, now)?;
+                    // Delivering now: claimed and marked in flight in the same durable commit
+                    // as the insert, so no other process can take it and a crash from here on
+                    // is reconciled.
+                    if submit.defer {
+                        return Ok(Ok(None));
+                    }
+                    lease::take_lease(db, seq, &self.owner, now, lease_ms)?;
+                    lease::start_attempt(db, &self.owner, seq, now, lease_ms, "submit")?;
+                    let sending = Sending::start(&self.local, seq);
+                    Ok(Ok(Some((seq, sending))))
+                })
+            };
+            // Two processes inserting one new id at the same moment: the unique key refuses
+            // the second, which then finds the first's entry like any re-submit.
+            let stored = match run(&mut **db) {
+                Err(e) if e.kind == DbErrKind::Duplicate => run(&mut **db)?,
+                other => other?,
+            };
+            (stored, now)
+        };
+        let (seq, sending) = match stored {
+            Err(old) => {
+                if !same_return(&submit, &canonical, old.request, old.marker, &old.body) {
                     return Err(Error::invalid_at(
                         "id",
                         format_args!(
@@ -298,68 +331,37 @@ impl Outbox {
                     ));
                 }
                 // The same return again (a till retrying after a crash): the entry as it is.
-                return self.entry_json(&conn, &id, false);
+                return self.entry_json(&id, false);
             }
-            tx.prepare_cached(
-                "INSERT INTO entries (id, state, method, body, tid, marker, request, created_ms,
-                     updated_ms)
-                 VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-            )?
-            .execute(params![
-                id,
-                prepared.method,
-                prepared.body,
-                tid,
-                marker,
-                canonical,
-                now
-            ])?;
-            let seq = tx.last_insert_rowid();
-            store::add_history(&tx, seq, now, &json!({"event": "stored"}))?;
-            // Delivering now: claimed and marked in flight in the same durable commit as the
-            // insert, so no other process can take it and a crash from here on is reconciled.
-            let claimed = if submit.defer {
-                None
-            } else {
-                tx.prepare_cached(
-                    "UPDATE entries SET lease_owner = ?2, lease_until_ms = ?3, lease_from_ms = ?4
-                     WHERE seq = ?1",
-                )?
-                .execute(params![seq, self.owner, now + lease_ms as i64, now])?;
-                lease::start_attempt(&tx, &self.owner, seq, now, lease_ms, "submit")?;
-                Some(Claimed {
-                    seq,
-                    id: id.clone(),
-                    state: State::Pending,
-                    body: prepared.body.clone(),
-                    method: prepared.method.clone(),
-                    tid: tid.clone(),
-                    marker: marker.clone(),
-                    first_attempt_ms: Some(now),
-                    marked: true,
-                })
-            };
-            let sending = claimed.as_ref().map(|c| Sending::start(&self.local, c.seq));
-            tx.commit()?;
-            (claimed, sending)
+            Ok(None) => {
+                self.crash_point("stored");
+                return self.entry_json(&id, false);
+            }
+            Ok(Some(claimed)) => claimed,
         };
         self.crash_point("stored");
-        let Some(c) = claimed else {
-            let conn = self.db();
-            return self.entry_json(&conn, &id, false);
+        let c = Claimed {
+            seq,
+            id: id.clone(),
+            state: State::Pending,
+            body: prepared.body.clone(),
+            method: prepared.method.clone(),
+            tid: tid.clone(),
+            marker: marker.clone(),
+            first_attempt_ms: Some(now),
+            marked: true,
         };
-        self.work(c, sending)?;
-        let conn = self.db();
-        self.entry_json(&conn, &id, false)
-            .map_err(|e| after_send(e, &id))
+        self.work(c, Some(sending))?;
+        self.entry_json(&id, false).map_err(|e| after_send(e, &id))
     }
 
-    fn entry_json(&self, conn: &Connection, id: &str, history: bool) -> Result<Value, Error> {
-        let entry = store::entry(conn, id)?.ok_or_else(|| {
+    fn entry_json(&self, id: &str, history: bool) -> Result<Value, Error> {
+        let mut db = self.db();
+        let entry = store::entry(&mut **db, id)?.ok_or_else(|| {
             Error::invalid_at("id", format_args!("no entry with id {id:?} in this outbox"))
         })?;
         let h = if history {
-            Some(store::history(conn, id)?)
+            Some(store::history(&mut **db, id)?)
         } else {
             None
         };
@@ -368,15 +370,13 @@ impl Outbox {
 
     pub fn get(&self, id: &str) -> Result<Value, Error> {
         model::check_id(id, "id")?;
-        let conn = self.db();
-        self.entry_json(&conn, id, true)
+        self.entry_json(id, true)
     }
 
     pub fn list(&self, filter_json: Option<&str>) -> Result<Value, Error> {
         let f = ListFilter::from_json(filter_json)?;
-        let conn = self.db();
         let (entries, more): (Vec<Entry>, bool) =
-            store::list(&conn, f.state, f.after.as_deref(), f.limit)?;
+            store::list(&mut **self.db(), f.state, f.after.as_deref(), f.limit)?;
         let next = if more {
             entries.last().map(|e| Value::from(e.id.clone()))
         } else {
@@ -401,8 +401,9 @@ impl Outbox {
         let mut cursor = lease::Cursor::default();
         let mut done = 0u64;
         {
-            let mut conn = self.db();
-            lease::undo_backward_steps(&mut conn, self.now())?;
+            let mut db = self.db();
+            let now = self.now_in(&mut **db)?;
+            lease::undo_backward_steps(&mut **db, now)?;
         }
         loop {
             if opts.max_entries.is_some_and(|m| done >= m) {
@@ -412,12 +413,13 @@ impl Outbox {
                 break;
             }
             let claimed = {
-                let mut conn = self.db();
+                let mut db = self.db();
+                let now = self.now_in(&mut **db)?;
                 lease::claim_next(
-                    &mut conn,
+                    &mut **db,
                     &self.owner,
                     &mut cursor,
-                    self.now(),
+                    now,
                     self.options.lease_ms,
                     self.options.settle_ms,
                     &self.local,
@@ -438,8 +440,7 @@ impl Outbox {
                 }
             }
         }
-        let conn = self.db();
-        for (state, n) in store::count_by_state(&conn)? {
+        for (state, n) in store::count_by_state(&mut **self.db())? {
             let n = n as u64;
             match state {
                 State::Pending => counts.pending = n,
@@ -469,9 +470,8 @@ impl Outbox {
             }
         }
         let reply = self.send(&c);
-        let now = self.now();
         let (decision, worked) = answer_decision(&reply, self.options.settle_ms);
-        self.record_answer(&c, now, &decision, &answer_event(&reply))?;
+        self.record_answer(&c, &decision, &answer_event(&reply))?;
         drop(sending);
         self.crash_point("recorded");
         Ok(worked)
@@ -480,11 +480,11 @@ impl Outbox {
     /// Marks an entry claimed unmarked as being sent, before any byte leaves: None when another
     /// process took it meanwhile.
     fn mark_sending<'a>(&'a self, c: &Claimed, reason: &str) -> Result<Option<Sending<'a>>, Error> {
-        let now = self.now();
         let marked = {
-            let mut conn = self.db();
+            let mut db = self.db();
+            let now = self.now_in(&mut **db)?;
             lease::mark_sending(
-                &mut conn,
+                &mut **db,
                 &self.owner,
                 c.seq,
                 now,
@@ -522,27 +522,29 @@ impl Outbox {
 
     /// Stores what the answer decided. From here on the request may have reached the ERP, so
     /// a storage failure names the entry and says `unknown`.
-    fn record_answer(
-        &self,
-        c: &Claimed,
-        now: i64,
-        decision: &Decision,
-        event: &Value,
-    ) -> Result<(), Error> {
+    fn record_answer(&self, c: &Claimed, decision: &Decision, event: &Value) -> Result<(), Error> {
         if matches!(decision, Decision::InDoubt { .. }) {
             let until = Instant::now() + Duration::from_millis(self.options.settle_ms);
             lock(&self.local.settling).insert(c.seq, until);
         }
-        let mut conn = self.db();
-        lease::record(&mut conn, &self.owner, c.seq, now, decision, event)
-            .map_err(|e| after_send(e.into(), &c.id))
+        let mut db = self.db();
+        let recorded = self.now_in(&mut **db).and_then(|now| {
+            Ok(lease::record(
+                &mut **db,
+                &self.owner,
+                c.seq,
+                now,
+                decision,
+                event,
+            )?)
+        });
+        recorded.map_err(|e| after_send(e, &c.id))
     }
 
     /// Asks the ERP about an in-doubt entry. `Some(outcome)` when decided (or stopped) without
     /// sending; `None` when the ERP provably does not have it and it may be sent again.
     fn reconcile(&self, c: &Claimed) -> Result<Option<Worked>, Error> {
-        let searched = self.search_erp(c);
-        let now = self.now();
+        let searched = self.search_erp(c)?;
         let (decision, event, worked) = match searched {
             Err(SearchFail::LeaseLost) => return Ok(Some(Worked::Lost)),
             Err(SearchFail::TooMany(why)) => too_many(why),
@@ -552,29 +554,42 @@ impl Outbox {
                     Finding::Found { order, query } => found(order, query),
                     Finding::Ambiguous { why, query } => ambiguous(why, query),
                     Finding::Absent { query } => {
-                        let conn = self.db();
+                        let mut db = self.db();
+                        let now = self.now_in(&mut **db)?;
                         let event = json!({"event": "query", "outcome": "absent", "query": query});
-                        store::add_history(&conn, c.seq, now, &event)?;
+                        store::add_history(&mut **db, c.seq, now, &event)?;
                         return Ok(None);
                     }
                 }
             }
         };
-        let mut conn = self.db();
-        lease::record(&mut conn, &self.owner, c.seq, now, &decision, &event)?;
+        let mut db = self.db();
+        let now = self.now_in(&mut **db)?;
+        lease::record(&mut **db, &self.owner, c.seq, now, &decision, &event)?;
         Ok(Some(worked))
     }
 
     /// The refund orders of the entry's tid since its first attempt, renewing the lease
     /// before every query so no other process takes the entry while it is being asked about.
-    fn search_erp(&self, c: &Claimed) -> Result<(Vec<Value>, Value), SearchFail> {
-        let first = c.first_attempt_ms.unwrap_or_else(|| self.now());
+    fn search_erp(&self, c: &Claimed) -> Result<Result<(Vec<Value>, Value), SearchFail>, Error> {
+        let now = self.now()?;
+        let first = c.first_attempt_ms.unwrap_or(now);
         let mut renew = || {
-            let conn = self.db();
-            lease::renew(&conn, &self.owner, c.seq, self.now(), self.options.lease_ms)
+            let mut db = self.db();
+            self.now_in(&mut **db)
+                .ok()
+                .and_then(|now| {
+                    lease::renew(&mut **db, &self.owner, c.seq, now, self.options.lease_ms).ok()
+                })
                 .unwrap_or(false)
         };
-        reconcile::search(&self.client, &c.tid, first, self.now(), &mut renew)
+        Ok(reconcile::search(
+            &self.client,
+            &c.tid,
+            first,
+            now,
+            &mut renew,
+        ))
     }
 }
 
