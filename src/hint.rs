@@ -309,6 +309,9 @@ const INTERNAL_KEYS: &[&str] = &["test_hooks"];
 /// error about one of them is about `wdt_outbox_open`'s options, not the client's account.
 pub(crate) const OUTBOX_OPTIONS: &[&str] = &[
     "path",
+    "store",
+    "store_password",
+    "store_password_env",
     "marker",
     "settle_ms",
     "lease_ms",
@@ -316,8 +319,8 @@ pub(crate) const OUTBOX_OPTIONS: &[&str] = &[
 ];
 
 const OUTBOX_CONFIG: (&str, &str) = (
-    "发件箱选项有误：请按 field 指出的选项检查 wdt_outbox_open 的 options_json（path 须是本机可写的文件路径；lease_ms 必须大于客户端的 timeout_ms）。没有保存、也没有发送任何退货。",
-    "a bad outbox option: check the key named by `field` in wdt_outbox_open's options_json (path a writable local file; lease_ms longer than the client's timeout_ms). Nothing was stored or sent.",
+    "发件箱选项有误：请按 field 指出的选项检查 wdt_outbox_open 的 options_json（path 须是本机可写的文件路径，store 须是 mysql:// 或 postgres:// 数据库地址，二者选一；lease_ms 必须大于客户端的 timeout_ms）。没有保存、也没有发送任何退货。",
+    "a bad outbox option: check the key named by `field` in wdt_outbox_open's options_json (path a writable local file, or store a mysql:// or postgres:// database URL, not both; lease_ms longer than the client's timeout_ms). Nothing was stored or sent.",
 );
 
 /// What the cashier does about an outbox entry in each state (`hint` of every entry that

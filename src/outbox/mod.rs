@@ -9,6 +9,8 @@
 mod lease;
 pub mod model;
 mod reconcile;
+#[cfg(feature = "server-stores")]
+mod server;
 pub mod sql;
 pub mod sqlite;
 pub mod store;
@@ -26,7 +28,7 @@ use crate::envelope;
 use crate::error::{Delivery, Error};
 use crate::random;
 use lease::{Claimed, Decision};
-use model::{Entry, FlushOptions, ListFilter, Options, State, Submit};
+use model::{Entry, FlushOptions, ListFilter, Options, State, StoreAt, Submit};
 use reconcile::{Finding, SearchFail};
 use sql::{Db, DbErrKind};
 
@@ -45,6 +47,20 @@ fn after_send(e: Error, id: &str) -> Error {
         },
         other => other,
     }
+}
+
+#[cfg(feature = "server-stores")]
+fn open_server(url: &str, password: Option<&str>) -> Result<Box<dyn Db>, Error> {
+    server::open(url, password)
+}
+
+/// A till's build (the Windows DLL) carries no database drivers.
+#[cfg(not(feature = "server-stores"))]
+fn open_server(_url: &str, _password: Option<&str>) -> Result<Box<dyn Db>, Error> {
+    Err(Error::config_at(
+        "store",
+        "this build of libwdt has no server stores (they are in the Linux archives); use path for a local SQLite file",
+    ))
 }
 
 /// Test-only crash points, compiled in only with the `crash-points` feature (never in the
@@ -224,7 +240,10 @@ impl Outbox {
         }
         let test_hooks = config.test_hooks;
         let crash = crash_from_env(config.test_hooks);
-        let mut db: Box<dyn Db> = Box::new(sqlite::open(&options.path)?);
+        let mut db: Box<dyn Db> = match &options.store {
+            StoreAt::File(path) => Box::new(sqlite::open(path)?),
+            StoreAt::Server { url, password } => open_server(url, password.as_deref())?,
+        };
         let fresh = format!("{:012x}", random::next_u64() & 0xffff_ffff_ffff);
         let tag = db.tag(&fresh)?;
         Ok(Outbox {

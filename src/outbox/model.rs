@@ -72,9 +72,83 @@ impl rusqlite::types::FromSql for State {
     }
 }
 
+/// Where the outbox keeps its entries.
+#[derive(Clone, PartialEq)]
+pub enum StoreAt {
+    /// A till's SQLite file (`path`).
+    File(String),
+    /// A shared MySQL/MariaDB or PostgreSQL database (`store`): the URL with any password taken
+    /// out, and the password (from the URL, `store_password` or `store_password_env`).
+    Server {
+        url: String,
+        password: Option<String>,
+    },
+}
+
+/// The password never shows, whatever prints the options.
+impl std::fmt::Debug for StoreAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreAt::File(p) => f.debug_tuple("File").field(p).finish(),
+            StoreAt::Server { url, password } => f
+                .debug_struct("Server")
+                .field("url", url)
+                .field("password", &password.as_ref().map(|_| "***"))
+                .finish(),
+        }
+    }
+}
+
+/// The schemes `store` takes.
+pub(crate) const SERVER_SCHEMES: &[&str] = &["mysql", "mariadb", "postgres", "postgresql"];
+
+/// Splits `scheme://user:password@host/db` into the URL without the password and the
+/// password (percent-decoded). None when the URL carries none.
+pub(crate) fn split_password(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let Some((user, password)) = userinfo.split_once(':') else {
+        return (url.to_owned(), None);
+    };
+    (
+        format!("{scheme}://{user}@{host}{tail}"),
+        Some(percent_decode(password)),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    pub path: String,
+    pub store: StoreAt,
     pub marker: bool,
     pub settle_ms: u64,
     pub lease_ms: u64,
@@ -83,6 +157,9 @@ pub struct Options {
 
 pub(crate) const OPTION_KEYS: &[&str] = &[
     "path",
+    "store",
+    "store_password",
+    "store_password_env",
     "marker",
     "settle_ms",
     "lease_ms",
@@ -118,17 +195,7 @@ impl Options {
                 ),
             ));
         }
-        let path = match map.get("path") {
-            Some(Value::String(p)) if !p.trim().is_empty() => p.clone(),
-            Some(Value::String(_)) => return Err(config_err("path", "path is empty")),
-            Some(_) => return Err(config_err("path", "path must be a string")),
-            None => {
-                return Err(config_err(
-                    "path",
-                    "path is required (the outbox's SQLite file)",
-                ))
-            }
-        };
+        let store = store_at(&map)?;
         let marker = match map.get("marker") {
             None => true,
             Some(Value::Bool(b)) => *b,
@@ -148,7 +215,7 @@ impl Options {
             }
         };
         Ok(Options {
-            path,
+            store,
             marker,
             settle_ms: ms("settle_ms", DEFAULT_SETTLE_MS, MIN_MS)?,
             lease_ms: ms("lease_ms", DEFAULT_LEASE_MS, MIN_MS)?,
@@ -163,6 +230,85 @@ impl Options {
             },
         })
     }
+}
+
+fn text_option<'a>(map: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, Error> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(Value::String(p)) if !p.trim().is_empty() => Ok(Some(p)),
+        Some(Value::String(_)) => Err(config_err(key, format_args!("{key} is empty"))),
+        Some(_) => Err(config_err(key, format_args!("{key} must be a string"))),
+    }
+}
+
+/// `path` (a SQLite file) or `store` (a server URL), exactly one; a server's password from one
+/// place only, so it is clear which one is used.
+fn store_at(map: &Map<String, Value>) -> Result<StoreAt, Error> {
+    let path = text_option(map, "path")?;
+    let store = text_option(map, "store")?;
+    let given = text_option(map, "store_password")?;
+    let env = text_option(map, "store_password_env")?;
+    let url = match (path, store) {
+        (Some(_), Some(_)) => {
+            return Err(config_err(
+                "store",
+                "give either path (a SQLite file) or store (a server database), not both",
+            ))
+        }
+        (Some(p), None) => {
+            if let Some(key) = [("store_password", given), ("store_password_env", env)]
+                .iter()
+                .find_map(|(k, v)| v.map(|_| *k))
+            {
+                return Err(config_err(
+                    key,
+                    format_args!("{key} is for a server store; path is a SQLite file"),
+                ));
+            }
+            return Ok(StoreAt::File(p.to_owned()));
+        }
+        (None, Some(u)) => u,
+        (None, None) => {
+            return Err(config_err(
+                "path",
+                "path is required (the outbox's SQLite file), or store (a server database URL)",
+            ))
+        }
+    };
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    if !scheme
+        .as_deref()
+        .is_some_and(|s| SERVER_SCHEMES.contains(&s))
+    {
+        return Err(config_err(
+            "store",
+            "store must be a URL like mysql://user@host:3306/db or postgres://user@host:5432/db",
+        ));
+    }
+    let (url, in_url) = split_password(url);
+    let from_env = match env {
+        Some(name) => match std::env::var(name) {
+            Ok(v) if !v.is_empty() => Some(v),
+            _ => {
+                return Err(config_err(
+                    "store_password_env",
+                    format_args!("the environment variable {name:?} is not set or empty"),
+                ))
+            }
+        },
+        None => None,
+    };
+    let sources = [in_url.is_some(), given.is_some(), from_env.is_some()];
+    if sources.iter().filter(|s| **s).count() > 1 {
+        return Err(config_err(
+            "store_password",
+            "give the database password in one place only: the store URL, store_password or store_password_env",
+        ));
+    }
+    Ok(StoreAt::Server {
+        url,
+        password: in_url.or(given.map(str::to_owned)).or(from_env),
+    })
 }
 
 /// A validated submit: the entry id, the exact call to send (marker included) and the fields
@@ -576,6 +722,57 @@ mod tests {
         ] {
             match Options::from_json(bad) {
                 Err(Error::Config { field: Some(f), .. }) => assert_eq!(f, field, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn store_options_keep_the_password_out_of_sight() {
+        let o =
+            Options::from_json(r#"{"store":"mysql://wdt:s%40cret@127.0.0.1:3306/shop"}"#).unwrap();
+        assert_eq!(
+            o.store,
+            StoreAt::Server {
+                url: "mysql://wdt@127.0.0.1:3306/shop".into(),
+                password: Some("s@cret".into())
+            }
+        );
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("cret"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+        std::env::set_var("WDT_MODEL_TEST_DB_PW", "from-env");
+        let o = Options::from_json(
+            r#"{"store":"postgres://wdt@db/shop","store_password_env":"WDT_MODEL_TEST_DB_PW"}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(o.store, StoreAt::Server { password: Some(ref p), .. } if p == "from-env")
+        );
+        assert!(!format!("{o:?}").contains("from-env"));
+        for (bad, field) in [
+            (r#"{"path":"x","store":"mysql://h/db"}"#, "store"),
+            (r#"{"store":"sqlite:///x.db"}"#, "store"),
+            (r#"{"store":"h:3306/db"}"#, "store"),
+            (r#"{"store":""}"#, "store"),
+            (
+                r#"{"store":"mysql://u:p@h/db","store_password":"q"}"#,
+                "store_password",
+            ),
+            (r#"{"path":"x","store_password":"q"}"#, "store_password"),
+            (
+                r#"{"store":"mysql://u@h/db","store_password_env":"WDT_MODEL_TEST_UNSET"}"#,
+                "store_password_env",
+            ),
+        ] {
+            match Options::from_json(bad) {
+                Err(Error::Config {
+                    field: Some(f),
+                    message,
+                }) => {
+                    assert_eq!(f, field, "{bad}");
+                    assert!(!message.contains("q\""), "{message}");
+                }
                 other => panic!("{bad}: {other:?}"),
             }
         }

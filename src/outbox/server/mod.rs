@@ -1,0 +1,1 @@
+//! The server stores (MySQL/MariaDB, PostgreSQL): filled in with their drivers.
