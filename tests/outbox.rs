@@ -138,7 +138,7 @@ fn invalid_requests_store_nothing_and_send_nothing() {
     assert_eq!(d.requests(), 0);
     let plain = Outbox::open(
         &config(&d),
-        &json!({"path": db_path("nomarker"), "marker": false, "settle_ms": 300, "lease_ms": 1500}),
+        &at(&db_path("nomarker"), json!({"marker": false, "settle_ms": 300, "lease_ms": 1500})),
     )
     .unwrap();
     let env = plain.submit(&json!({"request": quick_return(&long, 1)}));
@@ -192,7 +192,7 @@ fn lost_answers_are_reconciled_never_resent() {
         let path = db_path("lost");
         let o = Outbox::open(
             &config(&d),
-            &json!({"path": path, "settle_ms": 800, "lease_ms": 1500}),
+            &at(&path, json!({"settle_ms": 800, "lease_ms": 1500})),
         )
         .unwrap();
         d.fault(fault.clone());
@@ -255,7 +255,7 @@ fn a_late_apply_is_found_after_the_settle_delay() {
     let path = db_path("late");
     let o = Outbox::open(
         &d.config(json!({"connect_timeout_ms": 500, "timeout_ms": 800, "max_retries": 0})),
-        &json!({"path": path, "settle_ms": 2000, "lease_ms": 1500}),
+        &at(&path, json!({"settle_ms": 2000, "lease_ms": 1500})),
     )
     .unwrap();
     d.fault(json!({"mode": "late", "ms": 1500, "count": 1}));
@@ -278,7 +278,7 @@ fn absent_after_settle_is_resent_once() {
     let path = db_path("absent");
     let o = Outbox::open(
         &config(&d),
-        &json!({"path": path, "settle_ms": 500, "lease_ms": 1500}),
+        &at(&path, json!({"settle_ms": 500, "lease_ms": 1500})),
     )
     .unwrap();
     d.fault(json!({"mode": "drop", "count": 1}));
@@ -308,7 +308,7 @@ fn absent_after_settle_is_resent_once() {
 #[test]
 fn without_marker_lines_match_and_doubt_needs_attention() {
     let d = double();
-    let opts = |p: &str| json!({"path": p, "marker": false, "settle_ms": 300, "lease_ms": 1500});
+    let opts = |p: &str| at(&p, json!({"marker": false, "settle_ms": 300, "lease_ms": 1500}));
     // One matching refund order: without a marker the outbox cannot prove it is this return
     // (another till may have booked the same goods), so a person decides; nothing is resent.
     let o = Outbox::open(&config(&d), &opts(&db_path("nm1"))).unwrap();
@@ -443,7 +443,7 @@ fn the_worker_flushes_in_the_background_and_stops_on_close() {
     let path = db_path("worker");
     let o = Outbox::open(
         &config(&d),
-        &json!({"path": path, "settle_ms": 300, "lease_ms": 1500, "worker_interval_ms": 100}),
+        &at(&path, json!({"settle_ms": 300, "lease_ms": 1500, "worker_interval_ms": 100})),
     )
     .unwrap();
     let env = o.submit(&json!({"id": "W-1", "request": quick_return("", 1), "defer": true}));
@@ -461,7 +461,7 @@ fn the_worker_flushes_in_the_background_and_stops_on_close() {
 }
 
 #[test]
-fn corrupt_foreign_and_unusable_files_give_a_config_error_and_lose_nothing() {
+fn file_corrupt_foreign_and_unusable_files_give_a_config_error_and_lose_nothing() {
     let d = double();
     let dir = temp_dir("bad-files");
     let text = dir.join("notes.txt");
@@ -584,7 +584,7 @@ fn close_during_a_flush_lets_the_flush_finish() {
     let cfg = d.config(json!({"timeout_ms": 5000, "max_retries": 0}));
     let o = Outbox::open(
         &cfg,
-        &json!({"path": path, "settle_ms": 300, "lease_ms": 6000, "worker_interval_ms": 60000}),
+        &at(&path, json!({"settle_ms": 300, "lease_ms": 6000, "worker_interval_ms": 60000})),
     )
     .unwrap();
     let env = o.submit(&json!({"id": "C-1", "request": quick_return("", 1), "defer": true}));
@@ -621,7 +621,7 @@ fn close_during_a_flush_lets_the_flush_finish() {
     std::mem::forget(closed);
     assert_eq!(stockins(&d), 1);
     // What the flush recorded after the close reached the file.
-    let again = Outbox::open(&cfg, &json!({"path": path, "lease_ms": 6000})).unwrap();
+    let again = Outbox::open(&cfg, &at(&path, json!({"lease_ms": 6000}))).unwrap();
     assert_eq!(again.get("C-1")["data"]["state"], "delivered");
 }
 

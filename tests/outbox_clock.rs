@@ -63,7 +63,7 @@ fn a_forward_step_after_an_unknown_outcome_does_not_shorten_the_settle_delay() {
     let path = db_path("step-settle");
     let o = Outbox::open(
         &config(&d),
-        &json!({"path": path, "settle_ms": 2500, "lease_ms": 1500}),
+        &at(&path, json!({"settle_ms": 2500, "lease_ms": 1500})),
     )
     .unwrap();
     d.fault(json!({"mode": "late", "ms": 1500, "count": 1}));

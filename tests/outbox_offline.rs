@@ -25,7 +25,7 @@ fn a_thousand_offline_returns_are_delivered_by_one_flush_exactly_once() {
     let path = db_path("offline");
     let o = Outbox::open(
         &cfg.to_string(),
-        &json!({"path": path, "settle_ms": 300, "lease_ms": 2500}),
+        &at(&path, json!({"settle_ms": 300, "lease_ms": 2500})),
     )
     .unwrap();
     let n = 1000;

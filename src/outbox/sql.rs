@@ -142,6 +142,8 @@ pub trait Db: Send {
     /// for its SQLite file; the server's for a shared database, because the machines sharing
     /// it have clocks that differ and only the server's is the same for all of them.
     fn now_ms(&mut self) -> DbResult<i64>;
+    /// Whether `now_ms` is this machine's wall clock (so the tests' stepped clock applies).
+    fn local_clock(&self) -> bool;
     /// What a claim appends to its row query so two machines never take one row:
     /// `FOR UPDATE SKIP LOCKED` on servers; nothing on SQLite, whose write lock is the file's.
     fn claim_lock(&self) -> &'static str;

@@ -252,6 +252,10 @@ impl Db for Sqlite {
         Ok(now_ms())
     }
 
+    fn local_clock(&self) -> bool {
+        true
+    }
+
     fn claim_lock(&self) -> &'static str {
         ""
     }

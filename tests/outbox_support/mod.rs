@@ -108,11 +108,126 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Where one test's outbox lives: a fresh SQLite file, or a fresh database on the server that
+/// `WDT_TEST_OUTBOX_STORE` names (`mysql` or `postgres`; scripts/test.sh runs the outbox suites
+/// once per store).
 pub fn db_path(name: &str) -> String {
-    temp_dir(name)
-        .join("outbox.db")
-        .to_string_lossy()
-        .into_owned()
+    match store_kind() {
+        Some(kind) => fresh_database(kind),
+        None => temp_dir(name)
+            .join("outbox.db")
+            .to_string_lossy()
+            .into_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Mysql,
+    Postgres,
+}
+
+/// The server store the outbox suites run against now, or None for SQLite files.
+pub fn store_kind() -> Option<Server> {
+    match std::env::var("WDT_TEST_OUTBOX_STORE").as_deref() {
+        Ok("mysql") | Ok("mariadb") => Some(Server::Mysql),
+        Ok("postgres") => Some(Server::Postgres),
+        Ok("") | Ok("sqlite") | Err(_) => None,
+        Ok(other) => panic!("WDT_TEST_OUTBOX_STORE={other:?}: use sqlite, mysql or postgres"),
+    }
+}
+
+/// The test server's URL (with the test user's password), set by scripts/db-servers.sh. A
+/// missing server is a failure, never a skip.
+pub fn server_url(kind: Server) -> String {
+    let var = match kind {
+        Server::Mysql => "WDT_TEST_MYSQL_URL",
+        Server::Postgres => "WDT_TEST_PG_URL",
+    };
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: start the test databases with `eval \"$(bash scripts/db-servers.sh)\"`")
+    })
+}
+
+/// `scheme://user:password@host:port/db` in parts.
+pub struct Url {
+    pub scheme: String,
+    pub user: String,
+    pub password: String,
+    pub host: String,
+    pub port: String,
+    pub db: String,
+}
+
+pub fn parse_url(url: &str) -> Url {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (auth, rest) = rest.rsplit_once('@').unwrap();
+    let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+    let (hostport, db) = rest.split_once('/').unwrap();
+    let (host, port) = hostport.split_once(':').unwrap();
+    Url {
+        scheme: scheme.into(),
+        user: user.into(),
+        password: password.into(),
+        host: host.into(),
+        port: port.into(),
+        db: db.split('?').next().unwrap().into(),
+    }
+}
+
+/// Runs SQL on a server database with its command-line client, as the test user; its output.
+pub fn server_sql(kind: Server, url: &str, sql: &str) -> Result<String, String> {
+    let u = parse_url(url);
+    let mut cmd = match kind {
+        Server::Mysql => {
+            let mut c = Command::new("mysql");
+            c.args(["--protocol=tcp", "-N", "-B", "-h", &u.host, "-P", &u.port, "-u", &u.user])
+                .arg(format!("-p{}", u.password))
+                .args(["-D", &u.db, "-e", sql]);
+            c
+        }
+        Server::Postgres => {
+            let mut c = Command::new("psql");
+            c.env("PGPASSWORD", &u.password)
+                .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", &u.host, "-p"])
+                .args([&u.port, "-U", &u.user, "-d", &u.db, "-c", sql]);
+            c
+        }
+    };
+    let out = cmd.output().map_err(|e| format!("run the database client: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A new, empty database on the test server, for one test; its URL.
+pub fn fresh_database(kind: Server) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = server_url(kind);
+    let name = format!(
+        "wdt_t_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    server_sql(kind, &base, &format!("CREATE DATABASE {name}")).expect("create a test database");
+    let u = parse_url(&base);
+    format!(
+        "{}://{}:{}@{}:{}/{name}",
+        u.scheme, u.user, u.password, u.host, u.port
+    )
+}
+
+/// Outbox options at `location`: a file path, or a server URL (as `store`).
+pub fn at(location: &str, mut extra: Value) -> Value {
+    let key = if location.contains("://") {
+        "store"
+    } else {
+        "path"
+    };
+    extra[key] = Value::from(location);
+    extra
 }
 
 /// A quick return the seed accepts, any number of times (pos-load bought a million).
@@ -130,7 +245,7 @@ pub fn config(d: &Double) -> String {
 }
 
 pub fn options(path: &str) -> Value {
-    json!({"path": path, "settle_ms": 300, "lease_ms": 1500})
+    at(path, json!({"settle_ms": 300, "lease_ms": 1500}))
 }
 
 /// Every `/openapi` request the double received, oldest first.
@@ -191,6 +306,15 @@ pub const CHILD_ENV: &str = "WDT_OUTBOX_CHILD";
 /// Starts this test binary again as a child that runs `child_main` with `job`: the test harness
 /// filtered to the one test named `child_entry`.
 pub fn spawn_child(job: &Value, crash: Option<&str>) -> Child {
+    let mut cmd = child_command(job);
+    if let Some(point) = crash {
+        cmd.env(wdt_crash_env(), point);
+    }
+    cmd.spawn().expect("start a child test process")
+}
+
+/// The command `spawn_child` runs, for a caller that sets more of its environment.
+pub fn child_command(job: &Value) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -200,13 +324,10 @@ pub fn spawn_child(job: &Value, crash: Option<&str>) -> Child {
         "--quiet",
     ])
     .env(CHILD_ENV, job.to_string())
+    .env_remove(wdt_crash_env())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    match crash {
-        Some(point) => cmd.env(wdt_crash_env(), point),
-        None => cmd.env_remove(wdt_crash_env()),
-    };
-    cmd.spawn().expect("start a child test process")
+    cmd
 }
 
 pub fn wdt_crash_env() -> &'static str {
