@@ -183,12 +183,27 @@ fn php_kinds() -> Vec<(String, String)> {
     )
 }
 
+fn cpp_kinds() -> Vec<(String, String)> {
+    binding_constants(
+        "bindings/cpp/wdt.hpp",
+        "namespace kind {",
+        "}  // namespace kind",
+        '"',
+    )
+}
+
 /// A binding that does not know a kind cannot name it to its callers (no constant to compare
-/// against), so every kind the library returns has a constant in C# and PHP.
+/// against), so every kind the library returns has a constant in C#, PHP and C++. (The C
+/// header has no kind list: C callers compare the envelope's strings with docs/abi.md's table,
+/// which `every_error_kind_is_documented` checks.)
 #[test]
 fn the_bindings_know_every_error_kind() {
     let kinds = error_kinds();
-    for (binding, known) in [("C#", csharp_kinds()), ("PHP", php_kinds())] {
+    for (binding, known) in [
+        ("C#", csharp_kinds()),
+        ("PHP", php_kinds()),
+        ("C++", cpp_kinds()),
+    ] {
         assert!(
             known.len() >= 2,
             "parsing the {binding} kinds found {known:?}: update tests/docs.rs"
