@@ -802,3 +802,58 @@ fn cargo_build_lines_build_what_they_promise() {
         found.join("\n")
     );
 }
+
+/// Each export's contract is its comment in the header (docs/abi.md keeps only the shared
+/// conventions): every function of include/wdt.h has a comment right above it that says what
+/// it returns or does and how what it hands out is released, and docs/abi.md names it.
+#[test]
+fn every_export_is_documented_in_the_header_and_named_in_abi_md() {
+    let header = read("include/wdt.h");
+    let abi = read("docs/abi.md");
+    let lines: Vec<&str> = header.lines().collect();
+    let mut exports = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        if line.starts_with(['#', ' ', '/', '*']) || line.starts_with("typedef") {
+            continue;
+        }
+        let Some(at) = line.find("wdt_") else {
+            continue;
+        };
+        let name: String = line[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !line[at + name.len()..].starts_with('(') {
+            continue;
+        }
+        assert_eq!(
+            lines.get(n.wrapping_sub(1)).map(|l| l.trim()),
+            Some("*/"),
+            "{name} has no comment in include/wdt.h: document it in src/ffi/"
+        );
+        let start = lines[..n]
+            .iter()
+            .rposition(|l| l.starts_with("/*"))
+            .expect("the comment opens");
+        let comment = lines[start..n].join("\n");
+        assert!(
+            comment.len() > 80,
+            "{name}'s comment is too short to be its contract:\n{comment}"
+        );
+        let hands_out = line.starts_with("char *") || line.contains("**");
+        assert!(
+            !hands_out || comment.contains("wdt_free_string"),
+            "{name} returns a string: its comment must say it is released with wdt_free_string"
+        );
+        let short = name.trim_start_matches("wdt_outbox");
+        assert!(
+            abi.contains(&format!("`{name}`")) || abi.contains(&format!("`{short}`")),
+            "docs/abi.md does not name {name}"
+        );
+        exports.push(name);
+    }
+    assert!(
+        exports.len() >= 13 && exports.iter().any(|e| e == "wdt_outbox_flush"),
+        "parsing include/wdt.h found {exports:?}: update tests/docs.rs"
+    );
+}
