@@ -16,8 +16,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The design files outside the repository that docs used to cite. Written as file names in
-/// upper case they always meant those outside files; the repository's own are docs/abi.md,
+/// Design files outside the repository, which a clone does not have. Written as file names in
+/// upper case they mean those outside files; the repository's own are docs/abi.md,
 /// docs/protocol.md and docs/outbox.md.
 const OUTSIDE_NAMES: &[&str] = &["ABI.md", "PROTOCOL.md", "OUTBOX.md", "STYLE.md"];
 const OUTSIDE_PATHS: &[&str] = &["../shared", "shared/design", "shared/api-docs", "/work/"];
@@ -778,8 +778,7 @@ fn quick_starts_are_marked_for_the_archive_test() {
 }
 
 /// At the workspace root a bare `cargo build --release` builds only the library: a document
-/// that promises `wdt` or `wdt-mock` from it sends its reader to a missing program (found by
-/// following docs/install.md from a fresh clone).
+/// that promises `wdt` or `wdt-mock` from it sends its reader to a missing program.
 #[test]
 fn cargo_build_lines_build_what_they_promise() {
     let mut found = Vec::new();

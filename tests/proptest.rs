@@ -1,4 +1,4 @@
-//! Property tests of request validation and envelopes (issue 4, item 5), in the normal suite.
+//! Property tests of request validation and envelopes, in the normal suite.
 //!
 //! Nothing here touches the network: the FFI properties use a client whose gateway is a closed
 //! port on 127.0.0.1 and only ever pass it inputs that fail validation (checked first with the
