@@ -37,8 +37,9 @@ typedef struct WdtOutbox WdtOutbox;
  A function that receives the client's log lines: one line per attempt (method, outcome,
  time taken, clock offset) and notes such as an ignored clock skew. `line` is UTF-8,
  NUL-terminated, owned by the library and valid only during the call; it never contains the
- secret half of `appsecret`. It is called on the thread that makes the call, so it must be
- quick, must not unwind or throw, and must not free this client.
+ secret half of `appsecret`; its format is for people and may change. It is called on the
+ thread that makes the call (or an outbox's worker thread), so it must be quick, must not
+ unwind or throw, and must not free this client.
  */
 typedef void (*WdtLogCallback)(const char *line, void *user_data);
 
@@ -47,7 +48,11 @@ extern "C" {
 #endif /* __cplusplus */
 
 /*
- Creates a client from a JSON config (UTF-8, NUL-terminated; keys in docs/abi.md).
+ Creates a client from a JSON config, e.g.
+ `{"sid":"…","appkey":"…","appsecret":"secret:salt"}` (every key, its default and range: the
+ config table of docs/abi.md). Unknown keys, wrong types and values out of range are errors
+ naming the key in `field`. Create one client at start-up and share it: it owns a connection
+ pool, and many threads may use it at once.
 
  Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an error
  envelope (kind "config", or "internal") that the caller must release with `wdt_free_string`.
@@ -62,14 +67,22 @@ WdtClient *wdt_client_new(const char *config_json, char **error_json);
 
 /*
  快速退货: sends a quick return (`wms.stockin.SmartRefund.upload`) described by
- `request_json` (UTF-8, NUL-terminated): `{"refundInfo":{...},"detailMapList":[...],
- "createPreStockin":false}`.
+ `request_json`: `{"refundInfo":{"tid":…,"return_warehouse_no":…,"remark":…},
+ "detailMapList":[{"spec_no":…,"stockin_num":1,"remark":…}],"createPreStockin":false}`.
+
+ Checked before sending against the API page's rules (docs/protocol.md, lengths in UTF-16
+ units); unknown top-level keys are errors, other fields inside `refundInfo` and the lines
+ pass through. The objects go on the wire as written (key order, number text), only
+ compacted: the signed POST body is `[refundInfo, detailMapList, createPreStockin]`.
+ Success: `{"ok":true,"status":0,"data":{"stockin_id":…,…}}`, `data` the gateway's verbatim.
+ Failure: an error envelope whose `delivery` says whether a resend is safe (docs/abi.md).
 
  Returns a response envelope, never NULL, that the caller owns and must release exactly once
  with `wdt_free_string`. A NULL or freed client, a NULL request, invalid UTF-8 or invalid JSON
  gives an `invalid_argument` envelope and sends nothing. Blocks until the answer (at most
- about `timeout_ms`). Thread-safe: many threads may use the same client at once; a call
- still running when another thread frees the client finishes normally.
+ about `timeout_ms`, the library's own resends included). Thread-safe: many threads may use
+ the same client at once; a call still running when another thread frees the client
+ finishes normally.
 
  # Safety
  `client` is NULL or a client from `wdt_client_new`; `request_json` is NULL or a
@@ -79,8 +92,15 @@ char *wdt_smart_refund_upload(WdtClient *client, const char *request_json);
 
 /*
  Calls any method of the flagship (旗舰版) open API: `request_json` is
- `{"method":"...","args":[...],"pager":{"page_size":50,"page_no":0,"calc_total":true}}`
- (`pager` optional). `args` is sent as the POST body.
+ `{"method":"...","args":[...],"pager":{"page_size":50,"page_no":0,"calc_total":true}}`.
+ `method`: a non-empty string without whitespace. `args`: the positional arguments (`[]` for
+ none), sent as the POST body. `pager`: optional (or null); `page_size` >= 1 and `page_no`
+ (from 0) required, `calc_total` true/false/1/0 (default false); added to the signed query.
+ Other top-level keys are errors. The methods the library knows are checked like the quick
+ return: `wms.stockin.SmartRefund.upload` takes exactly its three arguments (errors name
+ `args[0].tid`, `args[1][0].spec_no`…), the two after-sales queries need a pager and a time
+ window of at most 30 days. Success: `{"ok":true,"status":0,"data":…}`, plus `total_count`
+ next to `data` when the gateway gives one.
 
  Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope,
  never NULL, is released with `wdt_free_string`.
@@ -186,8 +206,9 @@ char *wdt_outbox_get(WdtOutbox *outbox, const char *id);
 
 /*
  Entries in submit order, filtered and paged by `filter_json`
- (`{"state":"in_doubt","limit":100,"after":"<id>"}`, all optional; NULL means none). The
- envelope's `data` is `{"entries":[…],"next_after":"<id>"|null}`. Released with
+ (`{"state":"in_doubt","limit":100,"after":"<id>"}`, all optional, `limit` 1–1000, default
+ 100; NULL means none). The envelope's `data` is `{"entries":[…],"next_after":"<id>"|null}`
+ (an entry's fields: docs/outbox.md). Released with
  `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`.
 
  # Safety
@@ -205,6 +226,7 @@ char *wdt_outbox_list(WdtOutbox *outbox, const char *filter_json);
  `blocked`: null, or `{"kind":"api","status":N,"message":"…"}` when the gateway refused the
  account's configuration (status 1, 2, 3, 6, 7 or 8: sign, appkey, sid, IP whitelist,
  timestamp…) rather than a return; the flush then stopped and left the entries as they were.
+ A flush also stops early when an attempt shows the network is down (`not_sent`).
  Kind `storage` with `delivery` `unknown` and `entry_id`: an entry was sent and its outcome
  could not be recorded (it is reconciled by a later flush). Released
  with `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`

@@ -14,7 +14,8 @@
 # First, scripts/check-glibc.sh --self-test: the floor check must fail on a tiny library built
 # against this machine's newer glibc (arc4random, GLIBC_2.36) and on one needing libstdc++.
 # Linux x86_64 / aarch64: checksums, layout and hygiene (no .gitignore, test.sh, tests/); ELF
-#   machine; SONAME; only wdt_* exported; scripts/check-glibc.sh: libwdt.so and bin/* need
+#   machine; no outbox crash hook (WDT_OUTBOX_TEST_CRASH…) in libwdt.so or libwdt.a; SONAME;
+#   only wdt_* exported; scripts/check-glibc.sh: libwdt.so and bin/* need
 #   glibc <= 2.17 and only libc/libm/libdl/libpthread/libgcc_s/ld-linux; bindings/c/example.c
 #   built with gcc (aarch64-linux-gnu-gcc for aarch64) against the archive (-I/-L, through
 #   pkg-config, and statically with libwdt.a via pkg-config --static) and run (aarch64: under
@@ -31,7 +32,8 @@
 #   repository, no Packagist) into an empty project and a script run through its autoloader
 #   with the package's own library; the archive's PHP, C# and C++ bindings with the
 #   repository's tests, on the archive's library.
-# Windows x64 / x86: checksums, layout and hygiene; PE machine; exports exactly the header's
+# Windows x64 / x86: checksums, layout and hygiene; PE machine; no outbox crash hook in the
+#   DLLs; exports exactly the header's
 #   functions, undecorated; wdt.dll and bin/wdt-mock.exe import only system DLLs (no
 #   libgcc_s/libwinpthread) and the DLL nothing newer than Windows 7; lib/wdt.def and the
 #   import library agree; the PHP package installs with Composer and carries wdt.dll;
@@ -144,6 +146,19 @@ check_envelopes() {
     bash -c "$(declare -f has); has '$d/after-panic.json' '\"field\" *: *\"refundInfo.tid\"'"
 }
 
+# no_crash_hooks LABEL FILE...: the outbox's SIGKILL crash points and stepped clock are test
+# hooks (cargo feature `crash-points`) that no shipped library may contain, whatever its
+# environment says; their environment names are the trace they leave in an ELF or PE file
+# (tests/c/run.sh checks the development build the same way).
+no_crash_hooks() {
+  local label=$1 f found=""
+  shift
+  for f in "$@"; do
+    found="$found$(grep -aoF -e WDT_OUTBOX_TEST_CRASH -e WDT_OUTBOX_TEST_CLOCK_STEP_MS "$f" | sort -u | sed "s|^|${f##*/}: |" | tr '\n' ' ')"
+  done
+  check "$label: no outbox crash hook in $(for f in "$@"; do printf '%s ' "${f##*/}"; done)" test -z "$found" || echo "      found: $found"
+}
+
 # ---------------------------------------------------------------- Linux
 # Layout and hygiene common to every archive: FILES must exist; nothing of the development
 # tree may be there.
@@ -243,6 +258,7 @@ linux_tests() {
     for f in '$so' '$A/bindings/php/lib/libwdt.so' $(printf "'$A/%s' " "${bins[@]}"); do
       readelf -h \"\$f\" | grep -q 'Machine:.*$machine' || { echo \"\$f:\"; readelf -h \"\$f\" | grep Machine; exit 1; }
     done"
+  no_crash_hooks "$L" "$so" "$A/lib/libwdt.a"
   check "$L: SONAME is libwdt.so.$major" bash -c "readelf -d '$so' | grep -q 'SONAME.*\[libwdt.so.$major\]'"
   check "$L: exports only wdt_* symbols, exactly the header's functions" bash -c "
     syms=\$(readelf -W --dyn-syms '$so' | awk '\$7 != \"UND\" && \$5 == \"GLOBAL\" {print \$8}' | sed 's/@.*//' | LC_ALL=C sort -u)
@@ -560,6 +576,7 @@ windows_tests() {
   composer_install_only "$arch" "$A" wdt.dll
   local dll="$A/bin/wdt.dll"
   echo "   objdump -f: $(objdump -f "$dll" | sed -n 's/.*file format //p'), $(objdump -f "$dll" | sed -n 's/^architecture: \([^,]*\).*/\1/p')"
+  no_crash_hooks "$arch" "$dll" "$A/bindings/php/lib/wdt.dll"
   check "$arch: wdt.dll is $format" bash -c "objdump -f '$dll' | grep -q 'file format $format'"
   echo "   objdump -p DLL Name:"
   objdump -p "$dll" | grep 'DLL Name' | indent

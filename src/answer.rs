@@ -213,8 +213,8 @@ struct TotalView<'a> {
 /// and copied as text. Anything else (another status, not an object, a duplicate member) is
 /// None and goes through the full reading in `interpret`, whose rules are the reference.
 ///
-/// Members this view skips are checked less strictly by serde_json than a tree is (a fuzzing
-/// finding: invalid UTF-8 inside a skipped member made a success of what the full reading calls
+/// Members this view skips are checked less strictly by serde_json than a tree is (invalid
+/// UTF-8 inside a skipped member would make a success of what the full reading calls
 /// bad_response). So the body must also pass what the tree would demand: valid UTF-8 as a
 /// whole, nesting well inside serde_json's limit of 128, and no `\uD800`–`\uDFFF` escape (a
 /// lone surrogate fails the tree; a valid pair is rare enough to take the slow path). Only then
@@ -408,8 +408,8 @@ mod tests {
                 "{not_gateway}"
             );
         }
-        // What a tree refuses, the borrowed reading must not accept, even in a member it skips
-        // (fuzzing findings): invalid UTF-8, a lone surrogate, nesting past the limit.
+        // What a tree refuses, the borrowed reading must not accept, even in a member it skips:
+        // invalid UTF-8, a lone surrogate, nesting past the limit.
         let skipped = |inner: &[u8]| {
             let mut body = br#"{"status":0,"data":1,"other":["#.to_vec();
             body.extend_from_slice(inner);

@@ -114,8 +114,9 @@ impl Client {
         self.log.is_some() || self.callback.read().map_or(true, |slot| slot.is_some())
     }
 
-    /// Signs and sends a validated call, with the resend policy of the module comment.
-    pub fn execute(&self, call: &Prepared) -> Reply {
+    /// Signs and sends a validated call, with the resend policy of the module comment. Crate
+    /// only: `Prepared` and `Reply` are internals (the `internals` feature names both).
+    pub(crate) fn execute(&self, call: &Prepared) -> Reply {
         let deadline = Instant::now() + self.config.timeout;
         let mut attempts = 0u32;
         let mut timestamp_retried = false;

@@ -489,12 +489,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn markdown() -> String {
     let mut out = String::from(
         "# 错误提示 hint / Error hints\n\n\
-         每个错误信封（`ok` 为 false）都带一个中文 `hint`：网关状态码取自旺店通错误码表的解决办法，\
-         库自身的错误类型由 libwdt 编写。下表为全部提示及其英文含义（由 `src/hint.rs` 生成，测试保证一致）。\n\n\
-         Every error envelope carries a Chinese `hint`. For gateway statuses it is the remedy from the \
-         vendor's error table, chosen by the gateway's message; for the library's own kinds it is \
-         written by libwdt. The tables list every hint with its English meaning (generated from \
-         `src/hint.rs`; a test keeps them equal).\n\n\
+         每个错误信封都带一个中文 `hint`；网关状态的提示取自旺店通错误码表。本页由 `src/hint.rs` 生成。\n\
+         Every error envelope carries a Chinese `hint`, for gateway statuses the vendor's remedy. Generated from \
+         `src/hint.rs`.\n\n\
          ## 库自身的错误 / The library's kinds\n\n\
          | kind | delivery | hint | English |\n| --- | --- | --- | --- |\n",
     );
@@ -509,11 +506,9 @@ fn markdown() -> String {
         OUTBOX_CONFIG.1
     ));
     out.push_str(
-        "\n`invalid_argument` 与 `config` 的提示还写出出错的字段和它违反的规则（下表；`{0}`、`{1}` 为 \
-         message 中的数字），未知的键另给出最接近的可用键。`message` 保持英文原样。\n\
-         For `invalid_argument` and `config` the hint also names the field and the rule it broke \
-         (below; `{0}`, `{1}` are the numbers of the message), and for an unknown key the nearest \
-         known one. `message` stays in English as it is.\n\n\
+        "\n`invalid_argument`、`config` 的提示另写出字段违反的规则（`{0}`、`{1}` 为 message 中的数字）及最接近的已知键。\n\
+         For `invalid_argument` and `config` the hint adds the rule the field broke (`{0}`, `{1}`: the \
+         message's numbers) and the nearest known key.\n\n\
          | message contains | 中文规则 | English rule |\n| --- | --- | --- |\n",
     );
     for (fragment, cn, en) in RULES {
@@ -521,10 +516,8 @@ fn markdown() -> String {
     }
     out.push_str(
         "\n## 发件箱条目 / Outbox entries\n\n\
-         `wdt_outbox_submit`、`_get`、`_list` 返回的每个条目都带 `hint`：收银员对这个状态该做什么。\
-         `pending`、`in_doubt` 条目里的 `error.hint` 也换成这一条（最后一次尝试自己的提示是写给只发一次的调用方的）。\n\
-         Every entry that `wdt_outbox_submit`, `_get` and `_list` return carries a `hint`: what the \
-         cashier does in its state; a `pending` or `in_doubt` entry's `error.hint` is that one too.\n\n\
+         条目的 `hint`（`pending`、`in_doubt` 的 `error.hint` 也是它）/ An entry's `hint` (and a `pending` or \
+         `in_doubt` entry's `error.hint`):\n\n\
          | state | hint | English |\n| --- | --- | --- |\n",
     );
     for (state, cn, en) in OUTBOX_STATES {
@@ -532,11 +525,22 @@ fn markdown() -> String {
     }
     out.push_str(
         "\n## 网关状态 / Gateway statuses (kind `api`)\n\n\
-         The message column lists the fragments that select a row; an empty one is the status's \
-         general remedy.\n\n\
+         按 message 中的片段选行，没有片段的行是该状态的通用提示 / A row is chosen by a fragment of the \
+         message; a row without one is the status's general remedy.\n\n\
          | status | message | hint | English |\n| --- | --- | --- | --- |\n",
     );
-    for r in ROWS {
+    // Statuses that share a remedy (4 and 5) are one row.
+    let mut i = 0;
+    while i < ROWS.len() {
+        let r = &ROWS[i];
+        let mut statuses = r.status.to_string();
+        while i + 1 < ROWS.len()
+            && ROWS[i + 1].hint == r.hint
+            && ROWS[i + 1].fragments == r.fragments
+        {
+            i += 1;
+            statuses.push_str(&format!(", {}", ROWS[i].status));
+        }
         let fragments = r
             .fragments
             .iter()
@@ -544,9 +548,10 @@ fn markdown() -> String {
             .collect::<Vec<_>>()
             .join(" / ");
         out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
-            r.status, fragments, r.hint, r.english
+            "| {statuses} | {fragments} | {} | {} |\n",
+            r.hint, r.english
         ));
+        i += 1;
     }
     out.push_str(&format!(
         "| other | | {UNKNOWN_STATUS} | a status the table does not list: act on the message. |\n"

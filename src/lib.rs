@@ -27,7 +27,7 @@ mod sign;
 mod transport;
 mod validate;
 
-pub use client::{Client, LogSink, Reply};
+pub use client::{Client, LogSink};
 pub use config::{Config, ProxyUrl, ResolveHook, Secret};
 pub use error::{Delivery, Error};
 
@@ -41,6 +41,18 @@ pub mod internals {
     #![allow(missing_docs)]
     pub mod answer {
         pub use crate::answer::{interpret, Success, REJECTING_STATUSES};
+    }
+    pub mod client {
+        pub use crate::client::Reply;
+
+        /// [`crate::Client`]'s send of a validated call: the request type is internal, so the
+        /// public `Client` does not offer it.
+        pub fn execute(
+            client: &crate::Client,
+            call: &crate::request::Prepared,
+        ) -> crate::client::Reply {
+            client.execute(call)
+        }
     }
     pub mod clock {
         pub use crate::clock::{parse_http_date, Clock};

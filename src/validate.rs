@@ -259,8 +259,8 @@ fn is_positive(value: &Value) -> bool {
 
 /// `a.b` for member `b` of `a`, `b` at the top level. Keys come from the caller's JSON and may
 /// hold any text (`"[]x"`), so a key is always joined with a dot; index paths (`a[0]`) are made
-/// by the callers that walk arrays, never from a key (a fuzzing finding: `pager` with the key
-/// `[]lc_total` once became the ambiguous path `pager[]lc_total`).
+/// by the callers that walk arrays, never from a key (else `pager` with the key `[]lc_total`
+/// would read as the ambiguous path `pager[]lc_total`).
 pub fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_owned()

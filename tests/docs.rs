@@ -16,8 +16,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The design files outside the repository that docs used to cite. Written as file names in
-/// upper case they always meant those outside files; the repository's own are docs/abi.md,
+/// Design files outside the repository, which a clone does not have. Written as file names in
+/// upper case they mean those outside files; the repository's own are docs/abi.md,
 /// docs/protocol.md and docs/outbox.md.
 const OUTSIDE_NAMES: &[&str] = &["ABI.md", "PROTOCOL.md", "OUTBOX.md", "STYLE.md"];
 const OUTSIDE_PATHS: &[&str] = &["../shared", "shared/design", "shared/api-docs", "/work/"];
@@ -183,12 +183,27 @@ fn php_kinds() -> Vec<(String, String)> {
     )
 }
 
+fn cpp_kinds() -> Vec<(String, String)> {
+    binding_constants(
+        "bindings/cpp/wdt.hpp",
+        "namespace kind {",
+        "}  // namespace kind",
+        '"',
+    )
+}
+
 /// A binding that does not know a kind cannot name it to its callers (no constant to compare
-/// against), so every kind the library returns has a constant in C# and PHP.
+/// against), so every kind the library returns has a constant in C#, PHP and C++. (The C
+/// header has no kind list: C callers compare the envelope's strings with docs/abi.md's table,
+/// which `every_error_kind_is_documented` checks.)
 #[test]
 fn the_bindings_know_every_error_kind() {
     let kinds = error_kinds();
-    for (binding, known) in [("C#", csharp_kinds()), ("PHP", php_kinds())] {
+    for (binding, known) in [
+        ("C#", csharp_kinds()),
+        ("PHP", php_kinds()),
+        ("C++", cpp_kinds()),
+    ] {
         assert!(
             known.len() >= 2,
             "parsing the {binding} kinds found {known:?}: update tests/docs.rs"
@@ -763,8 +778,7 @@ fn quick_starts_are_marked_for_the_archive_test() {
 }
 
 /// At the workspace root a bare `cargo build --release` builds only the library: a document
-/// that promises `wdt` or `wdt-mock` from it sends its reader to a missing program (found by
-/// following docs/install.md from a fresh clone).
+/// that promises `wdt` or `wdt-mock` from it sends its reader to a missing program.
 #[test]
 fn cargo_build_lines_build_what_they_promise() {
     let mut found = Vec::new();
@@ -785,5 +799,60 @@ fn cargo_build_lines_build_what_they_promise() {
         found.is_empty(),
         "cargo build lines that do not build the programs they name:\n{}",
         found.join("\n")
+    );
+}
+
+/// Each export's contract is its comment in the header (docs/abi.md keeps only the shared
+/// conventions): every function of include/wdt.h has a comment right above it that says what
+/// it returns or does and how what it hands out is released, and docs/abi.md names it.
+#[test]
+fn every_export_is_documented_in_the_header_and_named_in_abi_md() {
+    let header = read("include/wdt.h");
+    let abi = read("docs/abi.md");
+    let lines: Vec<&str> = header.lines().collect();
+    let mut exports = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        if line.starts_with(['#', ' ', '/', '*']) || line.starts_with("typedef") {
+            continue;
+        }
+        let Some(at) = line.find("wdt_") else {
+            continue;
+        };
+        let name: String = line[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !line[at + name.len()..].starts_with('(') {
+            continue;
+        }
+        assert_eq!(
+            lines.get(n.wrapping_sub(1)).map(|l| l.trim()),
+            Some("*/"),
+            "{name} has no comment in include/wdt.h: document it in src/ffi/"
+        );
+        let start = lines[..n]
+            .iter()
+            .rposition(|l| l.starts_with("/*"))
+            .expect("the comment opens");
+        let comment = lines[start..n].join("\n");
+        assert!(
+            comment.len() > 80,
+            "{name}'s comment is too short to be its contract:\n{comment}"
+        );
+        let hands_out = line.starts_with("char *") || line.contains("**");
+        assert!(
+            !hands_out || comment.contains("wdt_free_string"),
+            "{name} returns a string: its comment must say it is released with wdt_free_string"
+        );
+        let short = name.trim_start_matches("wdt_outbox");
+        assert!(
+            abi.contains(&format!("`{name}`")) || abi.contains(&format!("`{short}`")),
+            "docs/abi.md does not name {name}"
+        );
+        exports.push(name);
+    }
+    assert!(
+        exports.len() >= 13 && exports.iter().any(|e| e == "wdt_outbox_flush"),
+        "parsing include/wdt.h found {exports:?}: update tests/docs.rs"
     );
 }

@@ -1,4 +1,4 @@
-//! Property tests of request validation and envelopes (issue 4, item 5), in the normal suite.
+//! Property tests of request validation and envelopes, in the normal suite.
 //!
 //! Nothing here touches the network: the FFI properties use a client whose gateway is a closed
 //! port on 127.0.0.1 and only ever pass it inputs that fail validation (checked first with the
@@ -765,5 +765,405 @@ fn utf16_boundary_of_tid() {
         let env = via_ffi(Entry::Upload, &req.to_string());
         assert_eq!(env["error"]["field"], "refundInfo.tid");
         assert_eq!(env["error"]["delivery"], "not_sent");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every export's error envelope: the message starts with its kind's category exactly once
+// ("config: …", never "config: config: …" or "invalid argument: config: …"), and `field` is
+// absent or a non-empty string. Fed hostile text (NULL, invalid UTF-8, truncated and random
+// JSON, known keys with wrong values, unknown keys) in every argument of every export that
+// returns an envelope. The only gateway is 127.0.0.1:9 (a closed port), so a valid input that
+// slips through fails to connect; mutated configs never carry a host name or an `env`, and no
+// client made from one ever sends.
+
+/// The category each kind's message starts with; `api` carries the gateway's own words.
+const CATEGORIES: &[(&str, &str)] = &[
+    ("invalid_argument", "invalid argument: "),
+    ("config", "config: "),
+    ("transport", "transport: "),
+    ("timeout", "timeout: "),
+    ("http", "http: "),
+    ("bad_response", "bad response: "),
+    ("storage", "storage: "),
+    ("internal", "internal: "),
+];
+
+/// Checks the error envelope `text` (an `ok` envelope passes untouched).
+fn check_error_envelope(export: &str, text: &str) -> Result<(), TestCaseError> {
+    let env: Value = serde_json::from_str(text)
+        .map_err(|e| TestCaseError::fail(format!("{export}: not JSON ({e}): {text}")))?;
+    if env["ok"] == Value::Bool(true) {
+        return Ok(());
+    }
+    prop_assert_eq!(&env["ok"], &Value::Bool(false), "{}: {}", export, text);
+    let e = &env["error"];
+    let kind = e["kind"].as_str().unwrap_or("");
+    prop_assert!(kind != "internal", "{}: a caught panic: {}", export, text);
+    let message = e["message"].as_str().unwrap_or("");
+    prop_assert!(!message.is_empty(), "{}: no message: {}", export, text);
+    if kind != "api" {
+        let category = CATEGORIES
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, c)| *c)
+            .ok_or_else(|| TestCaseError::fail(format!("{export}: unknown kind: {text}")))?;
+        prop_assert!(
+            message.starts_with(category),
+            "{}: no category: {}",
+            export,
+            text
+        );
+        let rest = &message[category.len()..];
+        prop_assert!(
+            !CATEGORIES.iter().any(|(_, c)| rest.starts_with(c)),
+            "{}: a second category: {}",
+            export,
+            text
+        );
+    }
+    match e.get("field") {
+        None => {}
+        Some(Value::String(f)) if !f.is_empty() => {}
+        Some(other) => prop_assert!(false, "{}: field {} in {}", export, other, text),
+    }
+    prop_assert!(
+        ["not_sent", "rejected", "unknown"].contains(&e["delivery"].as_str().unwrap_or("")),
+        "{}: delivery: {}",
+        export,
+        text
+    );
+    prop_assert!(
+        e["hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "{}: hint: {}",
+        export,
+        text
+    );
+    Ok(())
+}
+
+/// An argument as a host may pass it.
+#[derive(Clone, Debug)]
+enum Hostile {
+    Null,
+    /// Bytes without NUL, mostly not UTF-8.
+    Bytes(Vec<u8>),
+    Text(String),
+}
+
+impl Hostile {
+    /// The C string (None for NULL); the caller keeps it alive across the call.
+    fn c(&self) -> Option<CString> {
+        match self {
+            Hostile::Null => None,
+            Hostile::Bytes(b) => Some(CString::new(b.clone()).expect("no NUL generated")),
+            Hostile::Text(t) => Some(CString::new(t.as_str()).expect("no NUL generated")),
+        }
+    }
+}
+
+fn ptr_of(c: &Option<CString>) -> *const c_char {
+    c.as_ref().map_or(ptr::null(), |c| c.as_ptr())
+}
+
+/// Every key any export knows, so random objects reach past "unknown key".
+const KNOWN_KEYS: &[&str] = &[
+    "sid",
+    "appkey",
+    "appsecret",
+    "timeout_ms",
+    "connect_timeout_ms",
+    "max_retries",
+    "log",
+    "method",
+    "args",
+    "pager",
+    "page_size",
+    "page_no",
+    "calc_total",
+    "refundInfo",
+    "detailMapList",
+    "createPreStockin",
+    "tid",
+    "spec_no",
+    "stockin_num",
+    "id",
+    "request",
+    "defer",
+    "path",
+    "marker",
+    "settle_ms",
+    "lease_ms",
+    "state",
+    "limit",
+    "after",
+    "max_entries",
+    "budget_ms",
+];
+
+/// String values: no lower-case letters and no `:` or `/`, so no value is a URL, a host name,
+/// an `env` name (`test`, `prod`) or a proxy, whatever key it lands under.
+fn safe_string() -> impl Strategy<Value = String> {
+    "[A-Z0-9 _.\\-\u{4e00}-\u{4e0f}\u{1f600}]{0,12}"
+}
+
+fn json_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (-1e12f64..1e12).prop_map(Value::from),
+        safe_string().prop_map(Value::String),
+    ]
+}
+
+fn json_any() -> impl Strategy<Value = Value> {
+    json_leaf().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..4).prop_map(Value::Array),
+            vec(
+                (
+                    prop_oneof![
+                        3 => proptest::sample::select(KNOWN_KEYS).prop_map(str::to_owned),
+                        1 => safe_string(),
+                    ],
+                    inner
+                ),
+                0..4
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// Valid inputs of each kind, for mutation.
+fn bases() -> Vec<Value> {
+    let quick = serde_json::json!({
+        "refundInfo": {"tid": "P-1", "return_warehouse_no": "pos", "remark": ""},
+        "detailMapList": [{"spec_no": "A", "stockin_num": 1, "remark": ""}],
+        "createPreStockin": false
+    });
+    vec![
+        quick.clone(),
+        serde_json::json!({"method": "a.b.c", "args": [{}], "pager": {"page_size": 1, "page_no": 0}}),
+        serde_json::json!({"id": "P-1", "request": quick, "defer": true}),
+        serde_json::json!({"state": "pending", "limit": 10}),
+        serde_json::json!({"max_entries": 1, "budget_ms": 100}),
+        serde_json::json!({"timeout_ms": 500, "max_retries": 0}),
+        serde_json::json!({"lease_ms": 60000, "marker": true}),
+    ]
+}
+
+/// A valid input with one change: a key set to any value (at the top or one level down), an
+/// unknown key added, or a key removed.
+fn near_valid() -> impl Strategy<Value = Value> {
+    (
+        0..bases().len(),
+        any::<proptest::sample::Index>(),
+        any::<proptest::sample::Index>(),
+        0..3u8,
+        json_any(),
+        safe_string(),
+    )
+        .prop_map(|(b, i, j, how, value, name)| {
+            let mut v = bases().swap_remove(b);
+            let obj = v.as_object_mut().expect("bases are objects");
+            let key = obj
+                .keys()
+                .nth(i.index(obj.len()))
+                .cloned()
+                .expect("non-empty");
+            match how {
+                0 => {
+                    // One level down when the member is an object.
+                    match obj.get_mut(&key).and_then(Value::as_object_mut) {
+                        Some(inner) if !inner.is_empty() => {
+                            let k = inner.keys().nth(j.index(inner.len())).cloned().unwrap();
+                            inner.insert(k, value);
+                        }
+                        _ => {
+                            obj.insert(key, value);
+                        }
+                    }
+                }
+                1 => {
+                    obj.insert(format!("x{name}"), value);
+                }
+                _ => {
+                    obj.remove(&key);
+                }
+            }
+            v
+        })
+}
+
+fn hostile() -> impl Strategy<Value = Hostile> {
+    prop_oneof![
+        1 => Just(Hostile::Null),
+        2 => vec(1u8..=255, 0..40).prop_map(Hostile::Bytes),
+        // Valid UTF-8 around one invalid byte.
+        1 => (safe_string(), prop_oneof![Just(0x80u8), Just(0xC3), Just(0xFF), Just(0xED)])
+            .prop_map(|(s, b)| {
+                let mut bytes = s.into_bytes();
+                let at = bytes.len() / 2;
+                bytes.insert(at, b);
+                Hostile::Bytes(bytes)
+            }),
+        3 => json_any().prop_map(|v| Hostile::Text(v.to_string())),
+        4 => near_valid().prop_map(|v| Hostile::Text(v.to_string())),
+        1 => (near_valid(), any::<proptest::sample::Index>()).prop_map(|(v, i)| {
+            let t = v.to_string();
+            let cut = (1..t.len()).filter(|&n| t.is_char_boundary(n)).nth(i.index(t.len().max(2) - 1));
+            Hostile::Text(t[..cut.unwrap_or(0)].to_owned())
+        }),
+    ]
+}
+
+/// The client config of this section (the closed port) and its outbox's options.
+fn section_config() -> String {
+    r#"{"sid":"prop","appkey":"prop","appsecret":"propsecret:propsalt","url":"http://127.0.0.1:9/openapi","connect_timeout_ms":100,"timeout_ms":500,"max_retries":0}"#.to_owned()
+}
+
+fn section_options() -> String {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("proptest-outbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    serde_json::json!({"path": dir.join("o.db")}).to_string()
+}
+
+/// One open outbox and one closed handle of each type for the whole binary, never reused.
+struct Handles {
+    outbox: usize,
+    closed_outbox: usize,
+    freed_client: usize,
+}
+
+fn handles() -> &'static Handles {
+    use wdt::ffi::{wdt_client_free, wdt_outbox_close, wdt_outbox_open};
+    static HANDLES: OnceLock<Handles> = OnceLock::new();
+    HANDLES.get_or_init(|| {
+        let config = CString::new(section_config()).unwrap();
+        let options = CString::new(section_options()).unwrap();
+        let mut err: *mut c_char = ptr::null_mut();
+        let outbox = unsafe { wdt_outbox_open(config.as_ptr(), options.as_ptr(), &mut err) };
+        assert!(!outbox.is_null(), "outbox refused: {}", take(err));
+        let closed = unsafe { wdt_outbox_open(config.as_ptr(), options.as_ptr(), &mut err) };
+        assert!(!closed.is_null(), "outbox refused: {}", take(err));
+        unsafe { wdt_outbox_close(closed) };
+        let freed = unsafe { wdt_client_new(config.as_ptr(), &mut err) };
+        assert!(!freed.is_null(), "client refused: {}", take(err));
+        unsafe { wdt_client_free(freed) };
+        Handles {
+            outbox: outbox as usize,
+            closed_outbox: closed as usize,
+            freed_client: freed as usize,
+        }
+    })
+}
+
+/// Calls every envelope-returning export with `input` in each text argument, and with NULL,
+/// freed and live handles, and checks each error envelope.
+fn every_export(input: &Hostile) -> Result<(), TestCaseError> {
+    use wdt::ffi::{
+        wdt_client_free, wdt_outbox_close, wdt_outbox_flush, wdt_outbox_get, wdt_outbox_list,
+        wdt_outbox_open, wdt_outbox_submit, WdtOutbox,
+    };
+    let arg = input.c();
+    let p = ptr_of(&arg);
+    let h = handles();
+
+    // Constructors: the envelope comes back through the out-pointer.
+    let mut err: *mut c_char = ptr::null_mut();
+    let c = unsafe { wdt_client_new(p, &mut err) };
+    if c.is_null() {
+        check_error_envelope("wdt_client_new", &take(err))?;
+    } else {
+        prop_assert!(err.is_null(), "wdt_client_new: success with an error");
+        unsafe { wdt_client_free(c) };
+    }
+    let c = unsafe { wdt_client_new(p, ptr::null_mut()) };
+    unsafe { wdt_client_free(c) };
+    let config = CString::new(section_config()).unwrap();
+    let options = CString::new(section_options()).unwrap();
+    for (name, cfg, opts) in [
+        ("wdt_outbox_open(config)", p, options.as_ptr()),
+        ("wdt_outbox_open(options)", config.as_ptr(), p),
+    ] {
+        let mut err: *mut c_char = ptr::null_mut();
+        let o = unsafe { wdt_outbox_open(cfg, opts, &mut err) };
+        if o.is_null() {
+            check_error_envelope(name, &take(err))?;
+        } else {
+            prop_assert!(err.is_null(), "{}: success with an error", name);
+            unsafe { wdt_outbox_close(o) };
+        }
+    }
+
+    // Calls on a live, a NULL and a released handle.
+    type Call<H> = unsafe extern "C" fn(*mut H, *const c_char) -> *mut c_char;
+    let client_calls: [(&str, Call<WdtClient>); 2] = [
+        ("wdt_smart_refund_upload", wdt_smart_refund_upload),
+        ("wdt_call", wdt_call),
+    ];
+    for (name, f) in client_calls {
+        for handle in [client(), ptr::null_mut(), h.freed_client as *mut WdtClient] {
+            check_error_envelope(name, &take(unsafe { f(handle, p) }))?;
+        }
+    }
+    let outbox_calls: [(&str, Call<WdtOutbox>); 4] = [
+        ("wdt_outbox_submit", wdt_outbox_submit),
+        ("wdt_outbox_get", wdt_outbox_get),
+        ("wdt_outbox_list", wdt_outbox_list),
+        ("wdt_outbox_flush", wdt_outbox_flush),
+    ];
+    for (name, f) in outbox_calls {
+        for handle in [
+            h.outbox as *mut WdtOutbox,
+            ptr::null_mut(),
+            h.closed_outbox as *mut WdtOutbox,
+        ] {
+            check_error_envelope(name, &take(unsafe { f(handle, p) }))?;
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::default())]
+
+    #[test]
+    fn every_export_names_its_category_once_and_a_real_field(input in hostile()) {
+        every_export(&input)?;
+    }
+}
+
+/// The property above must meet each kind it can: a hand-picked input per export and kind,
+/// so a generator that drifted into only well-formed text would still be caught.
+#[test]
+fn every_export_checks_its_hand_picked_inputs() {
+    let inputs = [
+        Hostile::Null,
+        Hostile::Bytes(vec![b'{', 0xFF, b'}']),
+        Hostile::Text("{".into()),
+        Hostile::Text("[]".into()),
+        Hostile::Text(r#"{"sid":1}"#.into()),
+        Hostile::Text(r#"{"zzz":1}"#.into()),
+        Hostile::Text(r#"{"path":""}"#.into()),
+        Hostile::Text(r#"{"state":"lost"}"#.into()),
+        Hostile::Text(r#"{"max_entries":0}"#.into()),
+        Hostile::Text(r#"{"id":"a b","request":{}}"#.into()),
+        Hostile::Text(r#"{"method":"a.b","args":[]}"#.into()), // valid: transport to port 9
+        Hostile::Text("P-1".into()),
+    ];
+    for input in &inputs {
+        every_export(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+    }
+    // The category check itself: a doubled category and an empty field are caught.
+    for bad in [
+        r#"{"ok":false,"error":{"kind":"config","message":"config: config: x","delivery":"not_sent","hint":"h"}}"#,
+        r#"{"ok":false,"error":{"kind":"config","message":"invalid argument: x","delivery":"not_sent","hint":"h"}}"#,
+        r#"{"ok":false,"error":{"kind":"config","message":"config: x","field":"","delivery":"not_sent","hint":"h"}}"#,
+    ] {
+        assert!(check_error_envelope("self-test", bad).is_err(), "{bad}");
     }
 }

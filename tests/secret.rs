@@ -135,7 +135,7 @@ fn not_in_debug_output_or_log_lines() {
     let call = wdt::internals::request::smart_refund(&map).unwrap();
     for mode in ["none", "drop", "html500", "ratelimit"] {
         d.fault(json!({"mode": mode}));
-        let reply = client.execute(&call);
+        let reply = wdt::internals::client::execute(&client, &call);
         assert!(!format!("{reply:?}").contains(SECRET));
     }
     let lines = lines.lock().unwrap();

@@ -302,6 +302,21 @@ inline std::shared_ptr<const ErrorFields> read_error(const std::string &envelope
 
 }  // namespace detail
 
+// The kinds an envelope's error.kind can hold (docs/abi.md, error kinds): stable, never
+// renamed or reused; compare Error::kind() with them. tests/docs.rs checks that every kind
+// the library returns is here.
+namespace kind {
+const char *const invalid_argument = "invalid_argument";  // bad request; nothing was sent
+const char *const config = "config";                      // bad config (Client, Outbox constructors)
+const char *const transport = "transport";                // network failure; see delivery
+const char *const timeout = "timeout";                    // no complete answer in time; see delivery
+const char *const http = "http";                          // a non-2xx answer
+const char *const bad_response = "bad_response";          // a 2xx answer that is not the gateway's JSON
+const char *const api = "api";                            // the gateway's status > 0
+const char *const storage = "storage";                    // only from the outbox: its file
+const char *const internal = "internal";                  // a caught panic in the library
+}  // namespace kind
+
 // An error envelope as an exception. Thrown by the Client constructor (kind
 // "config") and by calls on a moved-from Client (kind "invalid_argument", the
 // library's own envelope for a NULL client). Calls on a live client do not throw
@@ -315,7 +330,7 @@ public:
     explicit Error(const std::string &envelope) : Error(detail::read_error(envelope)) {}
 
     const std::string &envelope() const noexcept { return fields_->envelope; }
-    // "config", "invalid_argument", ... — the stable kind strings of docs/abi.md.
+    // One of the wdt::kind strings ("config", "invalid_argument", ...).
     const std::string &kind() const noexcept { return fields_->kind; }
     // JSON path of the offending input ("sid", "refundInfo.tid"), or "".
     const std::string &field() const noexcept { return fields_->field; }

@@ -661,7 +661,7 @@ fn doctor_reports() {
     );
     assert!(!misspelt.all().contains("test_hooks"), "{}", misspelt.all());
 
-    // For the report: the four outputs the issue asks to see.
+    // Printed for a reader of the test log: what a user sees in each of the four cases.
     for (name, out) in [
         ("good", &good),
         ("wrong secret", &wrong_secret),

@@ -172,7 +172,11 @@ pub(crate) unsafe fn text<'a>(
     })
 }
 
-/// Creates a client from a JSON config (UTF-8, NUL-terminated; keys in docs/abi.md).
+/// Creates a client from a JSON config, e.g.
+/// `{"sid":"…","appkey":"…","appsecret":"secret:salt"}` (every key, its default and range: the
+/// config table of docs/abi.md). Unknown keys, wrong types and values out of range are errors
+/// naming the key in `field`. Create one client at start-up and share it: it owns a connection
+/// pool, and many threads may use it at once.
 ///
 /// Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an error
 /// envelope (kind "config", or "internal") that the caller must release with `wdt_free_string`.
@@ -212,14 +216,22 @@ impl OnPanic for *mut WdtClient {
 }
 
 /// 快速退货: sends a quick return (`wms.stockin.SmartRefund.upload`) described by
-/// `request_json` (UTF-8, NUL-terminated): `{"refundInfo":{...},"detailMapList":[...],
-/// "createPreStockin":false}`.
+/// `request_json`: `{"refundInfo":{"tid":…,"return_warehouse_no":…,"remark":…},
+/// "detailMapList":[{"spec_no":…,"stockin_num":1,"remark":…}],"createPreStockin":false}`.
+///
+/// Checked before sending against the API page's rules (docs/protocol.md, lengths in UTF-16
+/// units); unknown top-level keys are errors, other fields inside `refundInfo` and the lines
+/// pass through. The objects go on the wire as written (key order, number text), only
+/// compacted: the signed POST body is `[refundInfo, detailMapList, createPreStockin]`.
+/// Success: `{"ok":true,"status":0,"data":{"stockin_id":…,…}}`, `data` the gateway's verbatim.
+/// Failure: an error envelope whose `delivery` says whether a resend is safe (docs/abi.md).
 ///
 /// Returns a response envelope, never NULL, that the caller owns and must release exactly once
 /// with `wdt_free_string`. A NULL or freed client, a NULL request, invalid UTF-8 or invalid JSON
 /// gives an `invalid_argument` envelope and sends nothing. Blocks until the answer (at most
-/// about `timeout_ms`). Thread-safe: many threads may use the same client at once; a call
-/// still running when another thread frees the client finishes normally.
+/// about `timeout_ms`, the library's own resends included). Thread-safe: many threads may use
+/// the same client at once; a call still running when another thread frees the client
+/// finishes normally.
 ///
 /// # Safety
 /// `client` is NULL or a client from `wdt_client_new`; `request_json` is NULL or a
@@ -237,8 +249,15 @@ pub unsafe extern "C" fn wdt_smart_refund_upload(
 }
 
 /// Calls any method of the flagship (旗舰版) open API: `request_json` is
-/// `{"method":"...","args":[...],"pager":{"page_size":50,"page_no":0,"calc_total":true}}`
-/// (`pager` optional). `args` is sent as the POST body.
+/// `{"method":"...","args":[...],"pager":{"page_size":50,"page_no":0,"calc_total":true}}`.
+/// `method`: a non-empty string without whitespace. `args`: the positional arguments (`[]` for
+/// none), sent as the POST body. `pager`: optional (or null); `page_size` >= 1 and `page_no`
+/// (from 0) required, `calc_total` true/false/1/0 (default false); added to the signed query.
+/// Other top-level keys are errors. The methods the library knows are checked like the quick
+/// return: `wms.stockin.SmartRefund.upload` takes exactly its three arguments (errors name
+/// `args[0].tid`, `args[1][0].spec_no`…), the two after-sales queries need a pager and a time
+/// window of at most 30 days. Success: `{"ok":true,"status":0,"data":…}`, plus `total_count`
+/// next to `data` when the gateway gives one.
 ///
 /// Same ownership, NULL and thread rules as `wdt_smart_refund_upload`: the returned envelope,
 /// never NULL, is released with `wdt_free_string`.
@@ -279,8 +298,9 @@ pub unsafe extern "C" fn wdt_client_free(client: *mut WdtClient) {
 /// A function that receives the client's log lines: one line per attempt (method, outcome,
 /// time taken, clock offset) and notes such as an ignored clock skew. `line` is UTF-8,
 /// NUL-terminated, owned by the library and valid only during the call; it never contains the
-/// secret half of `appsecret`. It is called on the thread that makes the call, so it must be
-/// quick, must not unwind or throw, and must not free this client.
+/// secret half of `appsecret`; its format is for people and may change. It is called on the
+/// thread that makes the call (or an outbox's worker thread), so it must be quick, must not
+/// unwind or throw, and must not free this client.
 pub type WdtLogCallback = Option<unsafe extern "C" fn(line: *const c_char, user_data: *mut c_void)>;
 
 /// Sends this client's log lines to `callback` (with `user_data` passed back untouched), in

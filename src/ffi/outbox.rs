@@ -143,8 +143,9 @@ pub unsafe extern "C" fn wdt_outbox_get(outbox: *mut WdtOutbox, id: *const c_cha
 }
 
 /// Entries in submit order, filtered and paged by `filter_json`
-/// (`{"state":"in_doubt","limit":100,"after":"<id>"}`, all optional; NULL means none). The
-/// envelope's `data` is `{"entries":[…],"next_after":"<id>"|null}`. Released with
+/// (`{"state":"in_doubt","limit":100,"after":"<id>"}`, all optional, `limit` 1–1000, default
+/// 100; NULL means none). The envelope's `data` is `{"entries":[…],"next_after":"<id>"|null}`
+/// (an entry's fields: docs/outbox.md). Released with
 /// `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`.
 ///
 /// # Safety
@@ -174,6 +175,7 @@ pub unsafe extern "C" fn wdt_outbox_list(
 /// `blocked`: null, or `{"kind":"api","status":N,"message":"…"}` when the gateway refused the
 /// account's configuration (status 1, 2, 3, 6, 7 or 8: sign, appkey, sid, IP whitelist,
 /// timestamp…) rather than a return; the flush then stopped and left the entries as they were.
+/// A flush also stops early when an attempt shows the network is down (`not_sent`).
 /// Kind `storage` with `delivery` `unknown` and `entry_id`: an entry was sent and its outcome
 /// could not be recorded (it is reconciled by a later flush). Released
 /// with `wdt_free_string`. Same NULL, closed-outbox and thread rules as `wdt_outbox_submit`

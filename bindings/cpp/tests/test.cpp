@@ -487,7 +487,7 @@ void test_api_error_message(const wdt::Client &client) {
     check(env.find("未找到对应的单据信息!") != std::string::npos, "api error: message is raw UTF-8 in the envelope", env);
     // A caller can turn any error envelope into a wdt::Error.
     const wdt::Error e(env);
-    check(e.kind() == "api" && e.message() == "未找到对应的单据信息!" && std::string(e.what()) == e.message(),
+    check(e.kind() == wdt::kind::api && e.message() == "未找到对应的单据信息!" && std::string(e.what()) == e.message(),
           "api error: wdt::Error reads kind and message", e.what());
 }
 
@@ -513,7 +513,7 @@ void test_rejected_config(const Json &fixtures, const std::string &url) {
         const wdt::Client client(cfg.str());
         check(false, "rejected config throws wdt::Error", "no exception");
     } catch (const wdt::Error &e) {
-        check(e.kind() == "config" && e.field() == "sid", "rejected config throws wdt::Error kind config, field sid",
+        check(e.kind() == wdt::kind::config && e.field() == "sid", "rejected config throws wdt::Error kind config, field sid",
               e.envelope());
         check(!e.message().empty() && std::string(e.what()) == e.message(), "rejected config: what() is the message",
               e.what());

@@ -1,4 +1,4 @@
-// Tests of what the binding gained for Windows tills and issue 14: async calls (many tasks on one
+// Tests of the binding's Windows-till features: async calls (many tasks on one
 // client, cancellation that stops waiting but never takes back a sent return), the paging
 // iterator, Hint, and the Log event over wdt_client_set_log_callback.
 
@@ -220,8 +220,8 @@ namespace WdtTests
                 e = Program.Throws<WdtException>(() => WdtException.ThrowIfError("{\"ok\":false,\"error\":{\"kind\":\"api\",\"message\":\"m\"}}"));
                 Program.Assert(e.Hint == null, "Hint not null");
             });
-            // Fails (does not skip) against a libwdt without the hint of issue 14.
-            Program.Test("hint (libwdt with issue 14): every error envelope from libwdt has a Chinese hint", () =>
+            // Fails (does not skip) against a libwdt whose envelopes carry no hint.
+            Program.Test("hint: every error envelope from libwdt has a Chinese hint", () =>
             {
                 using (var client = new WdtClient(cfg))
                 {
