@@ -9,6 +9,8 @@
 mod lease;
 pub mod model;
 mod reconcile;
+#[cfg(feature = "server-stores")]
+pub mod server;
 pub mod store;
 mod worker;
 
