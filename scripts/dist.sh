@@ -22,7 +22,8 @@
 # no scripts/), and docs/ holds the pages of the contract a user needs (ARCHIVE_DOCS); a link in
 # any shipped Markdown file to a page the archive does not hold becomes plain text, so every
 # relative link resolves inside the archive (scripts/test-dist.sh checks it).
-# Linux archives (libwdt-<v>-linux-{x86_64,aarch64}/):
+# Linux archives (libwdt-<v>-linux-{x86_64,aarch64}/), the library with the cargo feature
+# server-stores (the outbox on MySQL/MariaDB and PostgreSQL besides SQLite, for back offices):
 #   lib/libwdt.so.<v> (SONAME libwdt.so.<major>), lib/libwdt.so.<major> and lib/libwdt.so
 #   (symlinks), lib/libwdt.a (debug info and LLVM bitcode stripped), lib/pkgconfig/wdt.pc
 #   (relocatable: ${pcfiledir}), bin/wdt-mock.
@@ -32,7 +33,8 @@
 #   aarch64 builds std with Debian's Rust (`bash scripts/cross/setup.sh --no-wine` once). The
 #   SONAME is given to the final link only (cargo rustc -- -C link-arg=...), so Cargo.toml and
 #   build.rs stay as they are.
-# Windows archives (libwdt-<v>-windows-{x64,x86}/):
+# Windows archives (libwdt-<v>-windows-{x64,x86}/), the library without server-stores (a till's
+# outbox is SQLite):
 #   bin/wdt.dll, bin/Wdt.Net.dll (the C# binding, .NET Framework 4.5+), bin/wdt-mock.exe, lib/libwdt.dll.a (GNU import library), lib/wdt.def (for
 #   MSVC's lib.exe).
 #   Cross-built for x86_64-win7-windows-gnu / i686-win7-windows-gnu (Windows 7 SP1 and later)
@@ -227,7 +229,8 @@ if [ $linux = 1 ]; then
     log "building the Linux $arch library and programs (cargo-zigbuild, glibc $WDT_GLIBC_FLOOR, target dir $tdir)"
     blog="$STAGE/linux-$arch-build.log"
     # The SONAME and --print native-static-libs go to the final crate only.
-    if ! zig_cargo "$t" "$tdir" rustc --release --locked -p libwdt --lib -- \
+    # With the server stores (MySQL/MariaDB, PostgreSQL): Linux archives serve back offices.
+    if ! zig_cargo "$t" "$tdir" rustc --release --locked -p libwdt --lib --features server-stores -- \
       -C "link-arg=-Wl,-soname,libwdt.so.$major" --print native-static-libs >"$blog" 2>&1; then
       tail -n 40 "$blog" >&2
       die "the Linux $arch build failed (log: $blog)"

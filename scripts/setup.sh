@@ -5,7 +5,9 @@
 # (with xbuild, the NuGet client and WinForms for the C# package tests)
 # (mono-devel: the reference assemblies scripts/nuget.sh builds against), pkg-config, zip tools;
 # for the Linux release archives (scripts/dist.sh, test-dist.sh) the aarch64 cross gcc and libc
-# (libc6-dev-arm64-cross) with qemu-user to run what it builds, and from PyPI cargo-zigbuild and ziglang (zig links the libraries against glibc 2.17).
+# (libc6-dev-arm64-cross) with qemu-user to run what it builds, and from PyPI cargo-zigbuild and ziglang (zig links the libraries against glibc 2.17);
+# MariaDB and PostgreSQL servers and clients for the outbox's server stores
+# (scripts/db-servers.sh starts them on 127.0.0.1; Debian 12: MariaDB 10.11, PostgreSQL 15).
 # Idempotent: packages already there are skipped.
 set -euo pipefail
 SUDO=""
@@ -14,7 +16,8 @@ APT=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=600
 
 PKGS=(gcc g++ make pkg-config valgrind php-cli mono-mcs mono-runtime libmono-system-core4.0-cil
       php-fpm libfcgi-bin zip unzip xz-utils file binutils procps composer qemu-user gcc-aarch64-linux-gnu
-      libc6-dev-arm64-cross mono-devel mono-xbuild nuget libmono-system-windows-forms4.0-cil)
+      libc6-dev-arm64-cross mono-devel mono-xbuild nuget libmono-system-windows-forms4.0-cil
+      mariadb-server mariadb-client postgresql postgresql-client)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

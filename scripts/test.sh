@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test of the project, in one command (the README's test command; .ci/run calls it).
 # Installs missing system packages first (scripts/setup.sh), then runs: formatting, clippy,
-# the Rust suites (unit, C ABI, end to end, faults, secret, properties), the C test program
-# plain and under valgrind, the C++, PHP and C# bindings in their real runtimes, a short run
-# of every fuzz target, and the Linux release archives (x86_64; aarch64 under qemu-user) proven
-# without Rust.
+# MariaDB and PostgreSQL on 127.0.0.1 (scripts/db-servers.sh), the Rust suites (unit, C ABI,
+# end to end, faults, secret, properties, server stores), the C test program plain and under
+# valgrind, the C++, PHP and C# bindings in their real runtimes, a short run of every fuzz
+# target, and the Linux release archives (x86_64; aarch64 under qemu-user) proven without Rust.
 # A missing runtime is a failure, never a skip. Set WDT_WINDOWS=1 to add the Windows DLLs
 # (cross-built and run under Wine; slower, see README).
 set -uo pipefail
@@ -37,6 +37,13 @@ step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step build cargo build --release -p libwdt -p wdt-mock
 step demo bash scripts/demo.sh
+# MariaDB and PostgreSQL on 127.0.0.1 for the outbox's server stores: their URLs reach the Rust
+# suites through target/db-env.sh (a server that does not start fails this step, and the tests
+# that need it fail too: never a skip).
+rm -f target/db-env.sh
+step db-servers bash scripts/db-servers.sh
+# shellcheck source=/dev/null
+[ -f target/db-env.sh ] && source target/db-env.sh
 step rust cargo test --workspace
 step c-abi bash tests/c/run.sh
 step cpp bash bindings/cpp/test.sh

@@ -63,6 +63,21 @@ pub mod internals {
     pub mod envelope {
         pub use crate::envelope::{error, render};
     }
+    #[cfg(feature = "server-stores")]
+    pub mod outbox_server {
+        pub use crate::outbox::server::{masked, Version, CONNECT_TIMEOUT};
+        pub mod mysql {
+            pub use crate::outbox::server::mysql::{
+                check_version, describe, is_connection_lost, parse_version, Db, Flavor,
+                ServerVersion,
+            };
+        }
+        pub mod pg {
+            pub use crate::outbox::server::pg::{
+                check_version, describe, is_connection_lost, version_text, Db, MIN_VERSION_NUM,
+            };
+        }
+    }
     pub mod request {
         pub use crate::request::{
             generic, parse_object, smart_refund, Pager, Prepared, SMART_REFUND_UPLOAD,

@@ -10,7 +10,7 @@ mod lease;
 pub mod model;
 mod reconcile;
 #[cfg(feature = "server-stores")]
-mod server;
+pub mod server;
 pub mod sql;
 pub mod sqlite;
 pub mod store;
