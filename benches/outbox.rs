@@ -11,6 +11,11 @@
 //! process's peak RSS during that flush (reset before it via /proc/self/clear_refs). The double
 //! runs in a child process, so neither its CPU nor its memory is counted.
 //!
+//! Then the same backlog flush per store (OUTBOX_BENCH_STORES, default "sqlite,mysql,postgres"
+//! with the servers of scripts/db-servers.sh, whose URLs it takes from WDT_TEST_MYSQL_URL and
+//! WDT_TEST_PG_URL; a store without its URL is reported as not measured): entries per second
+//! submitted and flushed, each store in a fresh database.
+//!
 //!   cargo bench --bench outbox            (OUTBOX_BENCH_N to change the sample size)
 
 use std::ffi::{c_char, CStr, CString};
@@ -225,7 +230,87 @@ fn main() {
         );
         unsafe { wdt_outbox_close(ob) };
     }
+    // 5. one backlog per store.
+    let per_store: usize = std::env::var("OUTBOX_BENCH_STORE_BACKLOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let stores =
+        std::env::var("OUTBOX_BENCH_STORES").unwrap_or_else(|_| "sqlite,mysql,postgres".into());
+    for store in stores.split(',').map(str::trim) {
+        let location = match store {
+            "sqlite" => json!({"path": dir.join("per-store.db").to_string_lossy()}),
+            "mysql" | "postgres" => match fresh_server_db(store) {
+                Some(url) => json!({"store": url}),
+                None => {
+                    println!("{store}: not measured (no test server: eval \"$(bash scripts/db-servers.sh)\")");
+                    continue;
+                }
+            },
+            other => panic!("unknown store {other:?} in OUTBOX_BENCH_STORES"),
+        };
+        let mut opts = location;
+        opts["lease_ms"] = json!(10000);
+        let opts = CString::new(opts.to_string()).unwrap();
+        let mut err: *mut c_char = std::ptr::null_mut();
+        let ob = unsafe { wdt_outbox_open(config.as_ptr(), opts.as_ptr(), &mut err) };
+        assert!(!ob.is_null(), "open {store}: {}", take(err));
+        let t = Instant::now();
+        for i in 0..per_store {
+            let s = submit_json(&format!("S-{i}"), true);
+            let env = take(unsafe { wdt_outbox_submit(ob, s.as_ptr()) });
+            assert_eq!(env["data"]["state"], "pending", "{env}");
+        }
+        let stored = t.elapsed().as_secs_f64();
+        let cpu = thread_cpu();
+        let t = Instant::now();
+        let env = take(unsafe { wdt_outbox_flush(ob, std::ptr::null()) });
+        let wall = t.elapsed().as_secs_f64();
+        let cpu = thread_cpu() - cpu;
+        assert_eq!(env["data"]["delivered"], per_store, "{env}");
+        println!(
+            "{store}: {per_store} entries: submits {:.0}/s ({:.2} ms each); flush {:.0} entries/s ({:.2} ms each, library CPU {:.3} ms each)",
+            per_store as f64 / stored,
+            stored * 1000.0 / per_store as f64,
+            per_store as f64 / wall,
+            wall * 1000.0 / per_store as f64,
+            cpu.as_secs_f64() * 1000.0 / per_store as f64,
+        );
+        unsafe { wdt_outbox_close(ob) };
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let _ = double.kill();
     let _ = double.wait();
+}
+
+/// A new database on the test server for `store` (its URL), made with the server's own client
+/// as the test user; None when the server's URL is not set.
+fn fresh_server_db(store: &str) -> Option<String> {
+    let var = if store == "mysql" {
+        "WDT_TEST_MYSQL_URL"
+    } else {
+        "WDT_TEST_PG_URL"
+    };
+    let base = std::env::var(var).ok()?;
+    let (scheme, rest) = base.split_once("://")?;
+    let (auth, rest) = rest.rsplit_once('@')?;
+    let (user, password) = auth.split_once(':')?;
+    let (hostport, db) = rest.split_once('/')?;
+    let (host, port) = hostport.split_once(':')?;
+    let name = format!("wdt_test_bench_{}", std::process::id());
+    let status = if store == "mysql" {
+        std::process::Command::new("mysql")
+            .args(["--protocol=tcp", "-h", host, "-P", port, "-u", user])
+            .arg(format!("-p{password}"))
+            .args(["-e", &format!("CREATE DATABASE {name}")])
+            .status()
+    } else {
+        std::process::Command::new("psql")
+            .env("PGPASSWORD", password)
+            .args(["-X", "-q", "-h", host, "-p", port, "-U", user, "-d", db])
+            .args(["-c", &format!("CREATE DATABASE {name}")])
+            .status()
+    };
+    assert!(status.ok()?.success(), "create the bench database {name}");
+    Some(format!("{scheme}://{user}:{password}@{host}:{port}/{name}"))
 }

@@ -150,13 +150,16 @@ void wdt_free_string(char *s);
 const char *wdt_version(void);
 
 /*
- Opens (creating if missing) the outbox file named by `options_json`
- (`{"path":"…","marker":true,"settle_ms":300000,"lease_ms":60000,"worker_interval_ms":0}`,
- only `path` required), with its own client built from `client_config_json` (the JSON of
- `wdt_client_new`). `lease_ms` must exceed the client's `timeout_ms`.
+ Opens (creating if missing) the outbox named by `options_json`
+ (`{"path":"…","marker":true,"settle_ms":300000,"lease_ms":60000,"worker_interval_ms":0}`):
+ a SQLite file (`path`), or a shared MySQL/MariaDB or PostgreSQL database (`store`, a
+ `mysql://` or `postgres://` URL, with `store_password` or `store_password_env`; Linux
+ builds only), exactly one of the two. Its own client is built from `client_config_json`
+ (the JSON of `wdt_client_new`). `lease_ms` must exceed the client's `timeout_ms`.
 
  Returns NULL on failure; then, when `error_json` is not NULL, `*error_json` receives an
- error envelope (kind "config": bad options or a file that cannot be an outbox) that the
+ error envelope (kind "config": bad options, or a file or database that cannot be an outbox;
+ kind "storage": a database that is unreachable, too old or read-only) that the
  caller releases with `wdt_free_string`. On success `*error_json` is set to NULL. The handle
  is released exactly once with `wdt_outbox_close`. May be called from any thread.
 

@@ -17,9 +17,9 @@
 #
 # Grants. On MariaDB, wdt has on wdt_test exactly what the outbox needs (CREATE, ALTER, INDEX,
 # SELECT, INSERT, UPDATE, DELETE: a test against wdt_test proves the list is enough), and on the
-# databases `wdt_test_<name>` the same plus DROP, so a test can have a database of its own and
-# drop it. On PostgreSQL, wdt owns wdt_test and its public schema (a test makes schemas of its
-# own). WDT_TEST_DB_PASSWORD and WDT_TEST_DB_RO_PASSWORD override the two passwords (test
+# databases `wdt_test_<name>` the same plus DROP and TRIGGER, so a test can have a database of
+# its own (and make the server answer "disk full" with a trigger). On PostgreSQL, wdt owns
+# wdt_test and its public schema, and may create databases (one per test). WDT_TEST_DB_PASSWORD and WDT_TEST_DB_RO_PASSWORD override the two passwords (test
 # servers on 127.0.0.1 holding test data only; every run sets them again).
 #
 # Needs root (the servers are the machine's). No systemd needed: MariaDB runs through its init
@@ -93,7 +93,7 @@ CREATE DATABASE IF NOT EXISTS wdt_test CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
 CREATE USER IF NOT EXISTS 'wdt'@'127.0.0.1' IDENTIFIED BY '$PW';
 ALTER USER 'wdt'@'127.0.0.1' IDENTIFIED BY '$PW';
 GRANT CREATE, ALTER, INDEX, SELECT, INSERT, UPDATE, DELETE ON \`wdt_test\`.* TO 'wdt'@'127.0.0.1';
-GRANT CREATE, ALTER, INDEX, SELECT, INSERT, UPDATE, DELETE, DROP ON \`wdt\\_test\\_%\`.* TO 'wdt'@'127.0.0.1';
+GRANT CREATE, ALTER, INDEX, SELECT, INSERT, UPDATE, DELETE, DROP, TRIGGER ON \`wdt\\_test\\_%\`.* TO 'wdt'@'127.0.0.1';
 CREATE USER IF NOT EXISTS 'wdt_ro'@'127.0.0.1' IDENTIFIED BY '$RO_PW';
 ALTER USER 'wdt_ro'@'127.0.0.1' IDENTIFIED BY '$RO_PW';
 GRANT SELECT ON \`wdt_test\`.* TO 'wdt_ro'@'127.0.0.1';
@@ -145,7 +145,7 @@ DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wdt') THEN CREATE ROLE wdt LOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wdt_ro') THEN CREATE ROLE wdt_ro LOGIN; END IF;
 END \$\$;
-ALTER ROLE wdt LOGIN PASSWORD '$PW';
+ALTER ROLE wdt LOGIN CREATEDB PASSWORD '$PW';
 ALTER ROLE wdt_ro LOGIN PASSWORD '$RO_PW';
 ALTER ROLE wdt_ro SET default_transaction_read_only = on;
 SELECT 'CREATE DATABASE wdt_test OWNER wdt ENCODING ''UTF8'' TEMPLATE template0'

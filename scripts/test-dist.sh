@@ -259,6 +259,8 @@ linux_tests() {
       readelf -h \"\$f\" | grep -q 'Machine:.*$machine' || { echo \"\$f:\"; readelf -h \"\$f\" | grep Machine; exit 1; }
     done"
   no_crash_hooks "$L" "$so" "$A/lib/libwdt.a"
+  # The server stores' claim (src/outbox/server/stores.rs) is the trace the drivers leave.
+  check "$L: carries the server stores (MySQL/MariaDB, PostgreSQL)" grep -aqF "FOR UPDATE SKIP LOCKED" "$so"
   check "$L: SONAME is libwdt.so.$major" bash -c "readelf -d '$so' | grep -q 'SONAME.*\[libwdt.so.$major\]'"
   check "$L: exports only wdt_* symbols, exactly the header's functions" bash -c "
     syms=\$(readelf -W --dyn-syms '$so' | awk '\$7 != \"UND\" && \$5 == \"GLOBAL\" {print \$8}' | sed 's/@.*//' | LC_ALL=C sort -u)
@@ -577,6 +579,7 @@ windows_tests() {
   local dll="$A/bin/wdt.dll"
   echo "   objdump -f: $(objdump -f "$dll" | sed -n 's/.*file format //p'), $(objdump -f "$dll" | sed -n 's/^architecture: \([^,]*\).*/\1/p')"
   no_crash_hooks "$arch" "$dll" "$A/bindings/php/lib/wdt.dll"
+  check "$arch: a till's DLL, without the server stores' drivers" bash -c "! grep -aqF 'FOR UPDATE SKIP LOCKED' '$dll'"
   check "$arch: wdt.dll is $format" bash -c "objdump -f '$dll' | grep -q 'file format $format'"
   echo "   objdump -p DLL Name:"
   objdump -p "$dll" | grep 'DLL Name' | indent

@@ -138,7 +138,10 @@ fn invalid_requests_store_nothing_and_send_nothing() {
     assert_eq!(d.requests(), 0);
     let plain = Outbox::open(
         &config(&d),
-        &at(&db_path("nomarker"), json!({"marker": false, "settle_ms": 300, "lease_ms": 1500})),
+        &at(
+            &db_path("nomarker"),
+            json!({"marker": false, "settle_ms": 300, "lease_ms": 1500}),
+        ),
     )
     .unwrap();
     let env = plain.submit(&json!({"request": quick_return(&long, 1)}));
@@ -308,7 +311,12 @@ fn absent_after_settle_is_resent_once() {
 #[test]
 fn without_marker_lines_match_and_doubt_needs_attention() {
     let d = double();
-    let opts = |p: &str| at(&p, json!({"marker": false, "settle_ms": 300, "lease_ms": 1500}));
+    let opts = |p: &str| {
+        at(
+            p,
+            json!({"marker": false, "settle_ms": 300, "lease_ms": 1500}),
+        )
+    };
     // One matching refund order: without a marker the outbox cannot prove it is this return
     // (another till may have booked the same goods), so a person decides; nothing is resent.
     let o = Outbox::open(&config(&d), &opts(&db_path("nm1"))).unwrap();
@@ -443,7 +451,10 @@ fn the_worker_flushes_in_the_background_and_stops_on_close() {
     let path = db_path("worker");
     let o = Outbox::open(
         &config(&d),
-        &at(&path, json!({"settle_ms": 300, "lease_ms": 1500, "worker_interval_ms": 100})),
+        &at(
+            &path,
+            json!({"settle_ms": 300, "lease_ms": 1500, "worker_interval_ms": 100}),
+        ),
     )
     .unwrap();
     let env = o.submit(&json!({"id": "W-1", "request": quick_return("", 1), "defer": true}));
@@ -461,7 +472,7 @@ fn the_worker_flushes_in_the_background_and_stops_on_close() {
 }
 
 #[test]
-fn file_corrupt_foreign_and_unusable_files_give_a_config_error_and_lose_nothing() {
+fn sqlite_only_corrupt_foreign_and_unusable_files_give_a_config_error_and_lose_nothing() {
     let d = double();
     let dir = temp_dir("bad-files");
     let text = dir.join("notes.txt");
@@ -584,7 +595,10 @@ fn close_during_a_flush_lets_the_flush_finish() {
     let cfg = d.config(json!({"timeout_ms": 5000, "max_retries": 0}));
     let o = Outbox::open(
         &cfg,
-        &at(&path, json!({"settle_ms": 300, "lease_ms": 6000, "worker_interval_ms": 60000})),
+        &at(
+            &path,
+            json!({"settle_ms": 300, "lease_ms": 6000, "worker_interval_ms": 60000}),
+        ),
     )
     .unwrap();
     let env = o.submit(&json!({"id": "C-1", "request": quick_return("", 1), "defer": true}));

@@ -222,7 +222,7 @@ fn the_same_id_from_two_processes_at_once_is_one_entry_and_one_stock_in() {
 /// A full disk, made with RLIMIT_FSIZE in the child (no root or tmpfs needed): submits fail
 /// with a `storage` envelope, and every entry the child was told was stored is still there.
 #[test]
-fn file_a_full_disk_is_a_storage_error_and_loses_nothing_stored() {
+fn sqlite_only_a_full_disk_is_a_storage_error_and_loses_nothing_stored() {
     use std::os::unix::process::CommandExt;
     let d = double();
     let path = db_path("full");
@@ -307,7 +307,7 @@ fn file_a_full_disk_is_a_storage_error_and_loses_nothing_stored() {
 /// A read-only outbox file (a read-only tmpfs as root, file modes otherwise): opening it is a
 /// clear `config` error naming `path`, and its entries are all there once it is writable.
 #[test]
-fn file_a_read_only_file_is_refused_clearly_and_keeps_its_entries() {
+fn sqlite_only_a_read_only_file_is_refused_clearly_and_keeps_its_entries() {
     let d = double();
     let dir = temp_dir("ro");
     let mnt = dir.join("mnt");

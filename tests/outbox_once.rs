@@ -21,7 +21,7 @@ fn child_entry() {
 /// the stock-in exists, so the envelope must say `unknown` and name the entry (generated ids
 /// too), never `not_sent`; the entry is then resolved in doubt, without a second stock-in.
 #[test]
-fn file_a_storage_failure_after_the_send_is_unknown_and_names_the_entry() {
+fn sqlite_only_a_storage_failure_after_the_send_is_unknown_and_names_the_entry() {
     let d = double();
     let path = db_path("busy-after-send");
     let o = Arc::new(Outbox::open(&config(&d), &options(&path)).unwrap());

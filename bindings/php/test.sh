@@ -7,6 +7,8 @@
 #   PHP       php binary    (default: php)
 #   PHP_FPM   php-fpm       (default: the newest /usr/sbin/php-fpm*; tests/fpm_test.php)
 #   CGI_FCGI  cgi-fcgi      (default: on PATH; Debian's libfcgi-bin)
+#   WDT_TEST_MYSQL_URL, WDT_TEST_PG_URL  the test databases (scripts/db-servers.sh), for
+#             tests/outbox_server_test.php; WDT_LIB must then be built with server-stores
 #
 # Never skips: a missing php, FFI, php-fpm, cgi-fcgi, library or double is a failure. The last line is
 # "N passed, M failed", the sum over every test script; a script that dies without printing its
@@ -40,7 +42,7 @@ start_mock || fail_setup "the gateway double did not start"
 passed=0
 failed=0
 # The shared fixtures first, against a double that nothing else has touched yet.
-for name in cases client header sapi fpm concurrency memory convention compat outbox; do
+for name in cases client header sapi fpm concurrency memory convention compat outbox outbox_server; do
   script="$here/tests/${name}_test.php"
   echo "== $name"
   out=$("$PHP" -d ffi.enable=1 -d zend.assertions=1 "$script" 2>&1)

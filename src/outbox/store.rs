@@ -83,19 +83,26 @@ pub fn list(
         },
         None => 0,
     };
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ?1
-           AND (?2 IS NULL OR (CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END) = ?2)
-         ORDER BY seq LIMIT ?3"
-    );
-    let rows = db.rows(
-        &sql,
-        &[
-            after_seq.into(),
-            state.map(State::as_str).into(),
-            ((limit + 1) as i64).into(),
-        ],
-    )?;
+    // Two statements rather than `?2 IS NULL OR …`: a parameter only ever compared with NULL
+    // has no type a server could infer.
+    let rows = match state {
+        Some(state) => db.rows(
+            &format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ?1
+                   AND (CASE WHEN in_flight = 1 THEN 'in_doubt' ELSE state END) = ?2
+                 ORDER BY seq LIMIT ?3"
+            ),
+            &[
+                after_seq.into(),
+                state.as_str().into(),
+                ((limit + 1) as i64).into(),
+            ],
+        )?,
+        None => db.rows(
+            &format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            &[after_seq.into(), ((limit + 1) as i64).into()],
+        )?,
+    };
     let mut out = rows
         .iter()
         .map(entry_from_row)

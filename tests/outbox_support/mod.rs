@@ -181,20 +181,43 @@ pub fn server_sql(kind: Server, url: &str, sql: &str) -> Result<String, String> 
     let mut cmd = match kind {
         Server::Mysql => {
             let mut c = Command::new("mysql");
-            c.args(["--protocol=tcp", "-N", "-B", "-h", &u.host, "-P", &u.port, "-u", &u.user])
-                .arg(format!("-p{}", u.password))
-                .args(["-D", &u.db, "-e", sql]);
+            // One statement per call; `//` as the delimiter lets a trigger body hold `;`.
+            c.args([
+                "--protocol=tcp",
+                "-N",
+                "-B",
+                "--delimiter=//",
+                "-h",
+                &u.host,
+                "-P",
+                &u.port,
+            ])
+            .args(["-u", &u.user])
+            .arg(format!("-p{}", u.password))
+            .args(["-D", &u.db, "-e", sql]);
             c
         }
         Server::Postgres => {
             let mut c = Command::new("psql");
             c.env("PGPASSWORD", &u.password)
-                .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", &u.host, "-p"])
+                .args([
+                    "-X",
+                    "-q",
+                    "-t",
+                    "-A",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    &u.host,
+                    "-p",
+                ])
                 .args([&u.port, "-U", &u.user, "-d", &u.db, "-c", sql]);
             c
         }
     };
-    let out = cmd.output().map_err(|e| format!("run the database client: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("run the database client: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     } else {
@@ -206,8 +229,9 @@ pub fn server_sql(kind: Server, url: &str, sql: &str) -> Result<String, String> 
 pub fn fresh_database(kind: Server) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let base = server_url(kind);
+    // The test user may create and drop databases named wdt_test_* (scripts/db-servers.sh).
     let name = format!(
-        "wdt_t_{}_{}",
+        "wdt_test_{}_{}",
         std::process::id(),
         N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     );

@@ -27,9 +27,12 @@ final class Outbox
 
     /**
      * @param array<string, mixed>|string $clientConfig the Client config (array or JSON)
-     * @param array<string, mixed>|string $options ['path' => '/var/lib/pos/outbox.db'] plus
-     *        optional marker, settle_ms, lease_ms, worker_interval_ms
-     * @throws WdtException kind "config" for bad options or a file that cannot be an outbox
+     * @param array<string, mixed>|string $options ['path' => '/var/lib/pos/outbox.db'], or for
+     *        several servers sharing one outbox ['store' => 'mysql://wdt@db:3306/pos',
+     *        'store_password_env' => 'WDT_DB_PASSWORD'] (or postgres://); plus optional marker,
+     *        settle_ms, lease_ms, worker_interval_ms
+     * @throws WdtException kind "config" for bad options or a file or database that cannot be an
+     *         outbox; kind "storage" for a database that is unreachable, too old or read-only
      */
     public function __construct($clientConfig, $options, ?string $libraryPath = null)
     {

@@ -10,6 +10,7 @@ declare(strict_types=1);
  */
 
 require __DIR__ . '/bootstrap.php';
+require __DIR__ . '/outbox_helpers.php';
 
 use Wdt\Outbox;
 use Wdt\WdtException;
@@ -19,21 +20,6 @@ mkdir($dir);
 $run = 'PHP' . getmypid();
 $config = array_merge(T::config(), ['connect_timeout_ms' => 1000, 'timeout_ms' => 2000]);
 $options = ['path' => "$dir/outbox.db", 'settle_ms' => 300, 'lease_ms' => 3000];
-
-/** How many quick returns the double received carrying this entry's marker. */
-function sendsOf(string $id): int
-{
-    $log = json_decode((string) file_get_contents(T::env('WDT_MOCK_BASE') . '/__mock/requests'), true);
-    $n = 0;
-    foreach ($log['requests'] as $r) {
-        // The marker is [wdt:<file tag>:<id>], a whole token.
-        $marker = '/\[wdt:[0-9a-f]+:' . preg_quote($id, '/') . '\]/';
-        if ($r['method'] === 'wms.stockin.SmartRefund.upload' && preg_match($marker, $r['body']) === 1) {
-            $n++;
-        }
-    }
-    return $n;
-}
 
 T::section('options are checked', static function () use ($config, $dir): void {
     $e = T::throws(static function () use ($config, $dir): void {
@@ -92,34 +78,6 @@ T::section('submit, same id, invalid, defer, flush, get, list', static function 
         $outbox->flush();
     }, \LogicException::class, 'a closed outbox throws LogicException');
 });
-
-/** Starts outbox_worker.php; returns [process, stdout pipe]. */
-function worker(array $config, array $options, int $startMs, string $action, string $id = ''): array
-{
-    $cmd = [PHP_BINARY, '-d', 'ffi.enable=1', __DIR__ . '/outbox_worker.php',
-            json_encode($config), json_encode($options), (string) $startMs, $action];
-    if ($id !== '') {
-        $cmd[] = $id;
-    }
-    $p = proc_open($cmd, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
-    return [$p, $pipes];
-}
-
-/** @return array<string, mixed>|null */
-function finish(array $w): ?array
-{
-    [$p, $pipes] = $w;
-    $out = stream_get_contents($pipes[1]);
-    $err = stream_get_contents($pipes[2]);
-    fclose($pipes[1]);
-    fclose($pipes[2]);
-    $code = proc_close($p);
-    if ($code !== 0) {
-        fwrite(STDERR, "worker exited $code: $err\n");
-    }
-    $lines = array_values(array_filter(explode("\n", (string) $out)));
-    return $lines ? json_decode(end($lines), true) : null;
-}
 
 T::section('two PHP processes flush one file at once', static function () use ($config, $dir, $run): void {
     $options = ['path' => "$dir/shared.db", 'settle_ms' => 300, 'lease_ms' => 3000];

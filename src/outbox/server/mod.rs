@@ -10,16 +10,29 @@
 //! restarting, too old, read-only, disk full) is `storage` with delivery `not_sent` (nothing of
 //! the call was sent; the store turns it into `unknown` once a request may have left).
 
-// The store built on these connections is written next to them; until it uses every item,
-// only the `internals` re-exports (tests) do.
-#![cfg_attr(not(feature = "internals"), allow(dead_code))]
-
 pub mod mysql;
 pub mod pg;
+mod schema;
+mod stores;
 
 use std::time::Duration;
 
+use super::sql::Db;
 use crate::error::{Delivery, Error};
+
+/// The outbox's store on the server `url` names (`mysql://`, `mariadb://`, `postgres://`,
+/// `postgresql://`), its tables created or migrated.
+pub fn open(url: &str, password: Option<&str>) -> Result<Box<dyn Db>, Error> {
+    let scheme = url.split("://").next().unwrap_or("").to_ascii_lowercase();
+    match scheme.as_str() {
+        "mysql" | "mariadb" => Ok(Box::new(stores::MyStore::open(url, password)?)),
+        "postgres" | "postgresql" => Ok(Box::new(stores::PgStore::open(url, password)?)),
+        _ => Err(Error::config_at(
+            "store",
+            format!("{} is not a mysql:// or postgres:// URL", masked(url)),
+        )),
+    }
+}
 
 /// How long a connect may take before it counts as unreachable. A server that is restarting
 /// refuses at once; this bounds a black-holed address (a firewall dropping packets).

@@ -127,7 +127,17 @@ impl Db {
             .tcp_connect_timeout(Some(CONNECT_TIMEOUT))
             // UTC in the session: UNIX_TIMESTAMP(NOW(3)) is then exact also in the hour a
             // daylight-saving zone repeats.
-            .init(vec!["SET time_zone = '+00:00'"])
+            // READ COMMITTED: a claim's `FOR UPDATE SKIP LOCKED` then locks the row it takes
+            // and no gaps around it, so flushers on other machines are not held up.
+            .init(vec![
+                "SET time_zone = '+00:00'",
+                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            ])
+            // An UPDATE reports the rows it matched, not only those it changed: a lease renewed
+            // to the same values is still ours.
+            .additional_capabilities(::mysql::consts::CapabilityFlags::CLIENT_FOUND_ROWS)
+            // Every statement a flush runs per entry stays prepared.
+            .stmt_cache_size(64)
             .into();
         let conn = open(&opts, &shown, password.as_deref())?;
         let mut db = Db {
@@ -195,6 +205,8 @@ impl Db {
 
     /// The server's clock in Unix milliseconds: leases are judged by it, as every process of
     /// every machine sees the same one.
+    // Read by the connection tests (`internals`); the store reads its own way.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn now_ms(&mut self) -> Result<i64, Error> {
         let ms: Option<i64> = self
             .conn
@@ -209,6 +221,8 @@ impl Db {
     }
 
     /// The server's flavor and version.
+    // Read by the connection tests (`internals`); the store reads its own way.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn server(&self) -> ServerVersion {
         self.server
     }
