@@ -107,6 +107,13 @@ fn a_newer_schema_is_refused_and_left_untouched() {
     }
 }
 
+/// The database password appears nowhere in what the caller gets.
+fn no_password(env: &Value, url: &str) {
+    let password = parse_url(url).password;
+    assert!(!password.is_empty());
+    assert!(!env.to_string().contains(&password), "{env}");
+}
+
 fn kind_of(env: &Value) -> &str {
     env["error"]["kind"].as_str().unwrap_or("")
 }
@@ -197,6 +204,7 @@ fn the_connection_lost_between_send_and_record_is_unknown_then_reconciled() {
         assert_eq!(env["ok"], false, "{kind:?} {env}");
         assert_eq!(kind_of(&env), "storage", "{kind:?} {env}");
         assert_eq!(env["error"]["delivery"], "unknown", "{kind:?} {env}");
+        no_password(&env, &url);
         let id = env["error"]["entry_id"]
             .as_str()
             .unwrap_or_else(|| panic!("no entry id in {env}"))
@@ -233,6 +241,7 @@ fn a_full_disk_on_the_server_is_a_storage_error() {
         let env = o.submit(&json!({"id": "F-1", "request": quick_return("full", 1)}));
         assert_eq!(kind_of(&env), "storage", "{kind:?} {env}");
         assert_eq!(env["error"]["delivery"], "not_sent", "{kind:?} {env}");
+        no_password(&env, &url);
         let msg = env["error"]["message"].as_str().unwrap();
         assert!(
             msg.contains("disk") || msg.contains("full"),
@@ -346,6 +355,7 @@ fn the_server_restarting_mid_flush_loses_nothing_and_sends_nothing_twice() {
         if first["ok"] == false {
             assert_eq!(kind_of(&first), "storage", "{kind:?} {first}");
         }
+        no_password(&first, &url);
         // In-flight entries wait out their lease and settle delay, then are reconciled.
         let until = Instant::now() + Duration::from_secs(30);
         loop {

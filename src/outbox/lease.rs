@@ -40,7 +40,7 @@ const EXPIRED_SQL: &str = "SELECT seq, lease_until_ms FROM entries
 const CLAIM_SQL: &str = "SELECT seq, id, state, body, method, tid, marker, first_attempt_ms,
          settle_at_ms, lease_until_ms FROM entries
      WHERE state = ?1 AND seq > ?2 AND in_flight = 0
-     ORDER BY state, seq LIMIT 1";
+     ORDER BY seq LIMIT 1";
 
 #[cfg(test)]
 const PER_ENTRY_SQL: &[&str] = &[EXPIRED_SQL, CLAIM_SQL];
@@ -141,6 +141,8 @@ fn claim_in(
     local: &dyn Local,
 ) -> DbResult<Option<Claimed>> {
     expire_in_flight(db, now, settle_ms, local)?;
+    // `ORDER BY seq`, not `state, seq`: with `state` a parameter, MariaDB sorts the whole
+    // (state, seq) range for the latter instead of reading its first row.
     let claim_sql = format!("{CLAIM_SQL}{}", db.claim_lock());
     let mut found = None;
     'states: for state in [State::InDoubt, State::Pending] {

@@ -147,6 +147,7 @@ pub trait Db: Send {
     /// What a claim appends to its row query so two machines never take one row:
     /// `FOR UPDATE SKIP LOCKED` on servers; nothing on SQLite, whose write lock is the file's.
     fn claim_lock(&self) -> &'static str;
+
     /// The file's or database's tag (see `model::marker_for`): `fresh` is stored if none is yet.
     fn tag(&mut self, fresh: &str) -> DbResult<String>;
 }

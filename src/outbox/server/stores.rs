@@ -42,6 +42,39 @@ impl State {
     }
 }
 
+/// What both stores share around their connection: statements run as they are, and the
+/// transaction and reconnection state.
+trait Server: Raw {
+    fn state(&mut self) -> &mut State;
+}
+
+fn begin(db: &mut impl Server, sql: &str) -> DbResult<()> {
+    db.raw_exec(sql)?;
+    db.state().in_tx = true;
+    Ok(())
+}
+
+fn commit(db: &mut impl Server) -> DbResult<()> {
+    let r = db.raw_exec("COMMIT");
+    db.state().in_tx = false;
+    r
+}
+
+/// A lost connection took its transaction with it: nothing to roll back on it.
+fn rollback(db: &mut impl Server) {
+    if db.state().in_tx && !db.state().lost {
+        let _rolled_back_or_gone = db.raw_exec("ROLLBACK");
+    }
+    db.state().in_tx = false;
+}
+
+fn clock(db: &mut impl Server, sql: &str) -> DbResult<i64> {
+    match db.raw_rows(sql, &[])?.first() {
+        Some(r) => r.int(0),
+        None => Err(DbErr::other("the database server returned no time")),
+    }
+}
+
 /// An outbox on MySQL or MariaDB.
 pub struct MyStore {
     db: mysql::Db,
@@ -133,6 +166,12 @@ impl MyStore {
     }
 }
 
+impl Server for MyStore {
+    fn state(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
 impl Raw for MyStore {
     fn raw_exec(&mut self, sql: &str) -> DbResult<()> {
         self.ready()?;
@@ -168,34 +207,19 @@ impl Db for MyStore {
     }
 
     fn begin(&mut self) -> DbResult<()> {
-        self.ready()?;
-        self.db
-            .conn()
-            .query_drop("START TRANSACTION")
-            .map_err(|e| self.fail(e))?;
-        self.state.in_tx = true;
-        Ok(())
+        begin(self, "START TRANSACTION")
     }
 
     fn commit(&mut self) -> DbResult<()> {
-        let r = self.db.conn().query_drop("COMMIT");
-        self.state.in_tx = false;
-        r.map_err(|e| self.fail(e))
+        commit(self)
     }
 
     fn rollback(&mut self) {
-        if self.state.in_tx && !self.state.lost {
-            let _rolled_back_or_gone = self.db.conn().query_drop("ROLLBACK");
-        }
-        self.state.in_tx = false;
+        rollback(self)
     }
 
     fn now_ms(&mut self) -> DbResult<i64> {
-        let rows = self.raw_rows("SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)", &[])?;
-        match rows.first() {
-            Some(r) => r.int(0),
-            None => Err(DbErr::other("the database server returned no time")),
-        }
+        clock(self, "SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)")
     }
 
     fn local_clock(&self) -> bool {
@@ -344,6 +368,12 @@ fn pg_row(r: &::postgres::Row) -> DbResult<Row> {
     Ok(Row(out))
 }
 
+impl Server for PgStore {
+    fn state(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
 impl Raw for PgStore {
     fn raw_exec(&mut self, sql: &str) -> DbResult<()> {
         self.ready()?;
@@ -379,38 +409,23 @@ impl Db for PgStore {
     }
 
     fn begin(&mut self) -> DbResult<()> {
-        self.ready()?;
-        self.db
-            .client()
-            .batch_execute("BEGIN")
-            .map_err(|e| self.fail(e))?;
-        self.state.in_tx = true;
-        Ok(())
+        begin(self, "BEGIN")
     }
 
     fn commit(&mut self) -> DbResult<()> {
-        let r = self.db.client().batch_execute("COMMIT");
-        self.state.in_tx = false;
-        r.map_err(|e| self.fail(e))
+        commit(self)
     }
 
     fn rollback(&mut self) {
-        if self.state.in_tx && !self.state.lost {
-            let _rolled_back_or_gone = self.db.client().batch_execute("ROLLBACK");
-        }
-        self.state.in_tx = false;
+        rollback(self)
     }
 
     fn now_ms(&mut self) -> DbResult<i64> {
         // clock_timestamp(), not now(): now() stands still for a whole transaction.
-        let rows = self.raw_rows(
+        clock(
+            self,
             "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint",
-            &[],
-        )?;
-        match rows.first() {
-            Some(r) => r.int(0),
-            None => Err(DbErr::other("the database server returned no time")),
-        }
+        )
     }
 
     fn local_clock(&self) -> bool {
