@@ -203,6 +203,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What a submit's insert found: the entry already stored under the id, or the new entry's
+/// seq with its in-flight guard (None when deferred).
+type Inserted<'a> = Result<Option<(i64, Sending<'a>)>, store::Stored>;
+
 /// Marks an entry as being sent by this process for as long as it lives.
 struct Sending<'a> {
     local: &'a LocalState,
@@ -315,36 +319,7 @@ impl Outbox {
             marker: marker.as_deref(),
             request: &canonical,
         };
-        let lease_ms = self.options.lease_ms;
-        let (stored, now) = {
-            let mut db = self.db();
-            let now = self.now_in(&mut **db)?;
-            let run = |db: &mut dyn Db| {
-                sql::tx(db, |db| {
-                    if let Some(old) = store::stored(db, &id)? {
-                        return Ok(Err(old));
-                    }
-                    let seq = store::insert(db, &new, now)?;
-                    // Delivering now: claimed and marked in flight in the same durable commit
-                    // as the insert, so no other process can take it and a crash from here on
-                    // is reconciled.
-                    if submit.defer {
-                        return Ok(Ok(None));
-                    }
-                    lease::take_lease(db, seq, &self.owner, now, lease_ms)?;
-                    lease::start_attempt(db, &self.owner, seq, now, lease_ms, "submit")?;
-                    let sending = Sending::start(&self.local, seq);
-                    Ok(Ok(Some((seq, sending))))
-                })
-            };
-            // Two processes inserting one new id at the same moment: the unique key refuses
-            // the second, which then finds the first's entry like any re-submit.
-            let stored = match run(&mut **db) {
-                Err(e) if e.kind == DbErrKind::Duplicate => run(&mut **db)?,
-                other => other?,
-            };
-            (stored, now)
-        };
+        let (stored, now) = self.store_new(&new, submit.defer)?;
         let (seq, sending) = match stored {
             Err(old) => {
                 if !same_return(&submit, &canonical, old.request, old.marker, &old.body) {
@@ -378,6 +353,37 @@ impl Outbox {
         };
         self.work(c, Some(sending))?;
         self.entry_json(&id, false).map_err(|e| after_send(e, &id))
+    }
+
+    /// The insert of a submit, in one durable commit: the stored entry under that id when there
+    /// is one already (`Err`), else the new entry's seq, claimed and marked in flight in the
+    /// same commit unless deferred (so no other process can take it and a crash from here on
+    /// is reconciled). With the store's clock reading it was stored at.
+    fn store_new(&self, new: &store::New<'_>, defer: bool) -> Result<(Inserted<'_>, i64), Error> {
+        let lease_ms = self.options.lease_ms;
+        let mut db = self.db();
+        let now = self.now_in(&mut **db)?;
+        let run = |db: &mut dyn Db| {
+            sql::tx(db, |db| {
+                if let Some(old) = store::stored(db, new.id)? {
+                    return Ok(Err(old));
+                }
+                let seq = store::insert(db, new, now)?;
+                if defer {
+                    return Ok(Ok(None));
+                }
+                lease::take_lease(db, seq, &self.owner, now, lease_ms)?;
+                lease::start_attempt(db, &self.owner, seq, now, lease_ms, "submit")?;
+                Ok(Ok(Some((seq, Sending::start(&self.local, seq)))))
+            })
+        };
+        // Two processes inserting one new id at the same moment: the unique key refuses the
+        // second, which then finds the first's entry like any re-submit.
+        let stored = match run(&mut **db) {
+            Err(e) if e.kind == DbErrKind::Duplicate => run(&mut **db)?,
+            other => other?,
+        };
+        Ok((stored, now))
     }
 
     fn entry_json(&self, id: &str, history: bool) -> Result<Value, Error> {
