@@ -130,6 +130,13 @@ impl Db {
                 .batch_execute("SET plan_cache_mode = force_custom_plan")
                 .map_err(|e| self.error(&e))?;
         }
+        // Every statement of the outbox reads a row or a few through an index. On a backlog
+        // its statistics do not know yet (a table filled faster than autovacuum analyzes it),
+        // PG estimates a handful of pending rows and reads them all with a bitmap scan and a
+        // sort, on every claim: a flush becomes quadratic. Index scans stop at the first row.
+        self.client
+            .batch_execute("SET enable_bitmapscan = off")
+            .map_err(|e| self.error(&e))?;
         let in_recovery: bool = row.get(1);
         if in_recovery {
             return Err(storage(format!(
