@@ -489,9 +489,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn markdown() -> String {
     let mut out = String::from(
         "# 错误提示 hint / Error hints\n\n\
-         每个错误信封都带一个中文 `hint`；网关状态的提示取自旺店通错误码表。本页由 `src/hint.rs` 生成。\n\
-         Every error envelope carries a Chinese `hint`, for gateway statuses the vendor's remedy. Generated from \
-         `src/hint.rs`.\n\n\
+         每个错误信封的中文 `hint`（网关状态的取自旺店通错误码表），由 `src/hint.rs` 生成 / Every error envelope's \
+         Chinese `hint` (for gateway statuses the vendor's remedy), generated from `src/hint.rs`.\n\n\
          ## 库自身的错误 / The library's kinds\n\n\
          | kind | delivery | hint | English |\n| --- | --- | --- | --- |\n",
     );
@@ -506,9 +505,8 @@ fn markdown() -> String {
         OUTBOX_CONFIG.1
     ));
     out.push_str(
-        "\n`invalid_argument`、`config` 的提示另写出字段违反的规则（`{0}`、`{1}` 为 message 中的数字）及最接近的已知键。\n\
-         For `invalid_argument` and `config` the hint adds the rule the field broke (`{0}`, `{1}`: the \
-         message's numbers) and the nearest known key.\n\n\
+        "\n`invalid_argument`、`config` 的提示另加字段违反的规则（`{0}`、`{1}` 为 message 中的数字）与最接近的键 / \
+         For these two kinds the hint adds the rule broken (`{0}`, `{1}`: the message's numbers) and the nearest key.\n\n\
          | message contains | 中文规则 | English rule |\n| --- | --- | --- |\n",
     );
     for (fragment, cn, en) in RULES {
@@ -516,8 +514,8 @@ fn markdown() -> String {
     }
     out.push_str(
         "\n## 发件箱条目 / Outbox entries\n\n\
-         条目的 `hint`（`pending`、`in_doubt` 的 `error.hint` 也是它）/ An entry's `hint` (and a `pending` or \
-         `in_doubt` entry's `error.hint`):\n\n\
+         条目的 `hint`，也是 `pending`、`in_doubt` 的 `error.hint` / An entry's `hint`, also its `error.hint` when \
+         `pending` or `in_doubt`:\n\n\
          | state | hint | English |\n| --- | --- | --- |\n",
     );
     for (state, cn, en) in OUTBOX_STATES {
@@ -525,8 +523,8 @@ fn markdown() -> String {
     }
     out.push_str(
         "\n## 网关状态 / Gateway statuses (kind `api`)\n\n\
-         按 message 中的片段选行，没有片段的行是该状态的通用提示 / A row is chosen by a fragment of the \
-         message; a row without one is the status's general remedy.\n\n\
+         按 message 中的片段选行，无片段的行是通用提示 / Rows are chosen by a fragment of the message; a row \
+         without one is the status's general remedy.\n\n\
          | status | message | hint | English |\n| --- | --- | --- | --- |\n",
     );
     // Statuses that share a remedy (4 and 5) are one row.
