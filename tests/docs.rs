@@ -333,7 +333,7 @@ fn docs_cite_nothing_outside_the_repository() {
     for doc in documents() {
         for (n, line) in read(&doc).lines().enumerate() {
             for name in &names {
-                // Case matters: docs/abi.md is ours, ABI.md is the outside design file.
+                // Case matters: docs/abi.md is ours, the upper-case name is the outside note.
                 let cited = line.match_indices(name).any(|(i, _)| {
                     let before = line[..i].chars().next_back();
                     !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
