@@ -77,8 +77,9 @@ impl rusqlite::types::FromSql for State {
 pub enum StoreAt {
     /// A till's SQLite file (`path`).
     File(String),
-    /// A shared MySQL/MariaDB or PostgreSQL database (`store`): the URL with any password taken
-    /// out, and the password (from the URL, `store_password` or `store_password_env`).
+    /// A shared MySQL/MariaDB or PostgreSQL database (`store`): the URL as given (a password in
+    /// it stays there, for the driver), and the password from `store_password` or
+    /// `store_password_env`.
     Server {
         url: String,
         password: Option<String>,
@@ -92,7 +93,7 @@ impl std::fmt::Debug for StoreAt {
             StoreAt::File(p) => f.debug_tuple("File").field(p).finish(),
             StoreAt::Server { url, password } => f
                 .debug_struct("Server")
-                .field("url", url)
+                .field("url", &masked(url))
                 .field("password", &password.as_ref().map(|_| "***"))
                 .finish(),
         }
@@ -102,48 +103,60 @@ impl std::fmt::Debug for StoreAt {
 /// The schemes `store` takes.
 pub(crate) const SERVER_SCHEMES: &[&str] = &["mysql", "mariadb", "postgres", "postgresql"];
 
-/// Splits `scheme://user:password@host/db` into the URL without the password and the
-/// password (percent-decoded). None when the URL carries none.
-pub(crate) fn split_password(url: &str) -> (String, Option<String>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_owned(), None);
+/// The URL with its password (in the user part or a `password=` parameter) replaced by `***`,
+/// for Debug strings, logs and messages. Anything that is not a `scheme://` URL is shown as
+/// `***` whole: a `key=value` connection string may hold a password anywhere.
+pub fn masked(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return "***".to_owned();
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return (url.to_owned(), None);
-    };
-    let Some((user, password)) = userinfo.split_once(':') else {
-        return (url.to_owned(), None);
-    };
-    (
-        format!("{scheme}://{user}@{host}{tail}"),
-        Some(percent_decode(password)),
-    )
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
+    let rest_start = scheme_end + 3;
+    let rest = &url[rest_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    let mut out = String::with_capacity(url.len());
+    out.push_str(&url[..rest_start]);
+    // The user part ends at the last '@' of the authority (a password may contain '@' when
+    // not percent-encoded, as people write it).
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            match userinfo.find(':') {
+                Some(colon) => {
+                    out.push_str(&userinfo[..colon]);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
             }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
+            out.push_str(&authority[at..]);
         }
+        None => out.push_str(authority),
     }
-    String::from_utf8_lossy(&out).into_owned()
+    let tail = &rest[authority_len..];
+    match tail.find('?') {
+        Some(q) => {
+            out.push_str(&tail[..=q]);
+            let (query, fragment) = match tail[q + 1..].find('#') {
+                Some(h) => (&tail[q + 1..q + 1 + h], &tail[q + 1 + h..]),
+                None => (&tail[q + 1..], ""),
+            };
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| {
+                    let key = pair.split('=').next().unwrap_or("");
+                    if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("pass") {
+                        format!("{key}=***")
+                    } else {
+                        pair.to_owned()
+                    }
+                })
+                .collect();
+            out.push_str(&pairs.join("&"));
+            out.push_str(fragment);
+        }
+        None => out.push_str(tail),
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -285,7 +298,8 @@ fn store_at(map: &Map<String, Value>) -> Result<StoreAt, Error> {
             "store must be a URL like mysql://user@host:3306/db or postgres://user@host:5432/db",
         ));
     }
-    let (url, in_url) = split_password(url);
+    // Masking changes the URL exactly when it carries a password (user part or parameter).
+    let in_url = masked(url) != url;
     let from_env = match env {
         Some(name) => match std::env::var(name) {
             Ok(v) if !v.is_empty() => Some(v),
@@ -298,7 +312,7 @@ fn store_at(map: &Map<String, Value>) -> Result<StoreAt, Error> {
         },
         None => None,
     };
-    let sources = [in_url.is_some(), given.is_some(), from_env.is_some()];
+    let sources = [in_url, given.is_some(), from_env.is_some()];
     if sources.iter().filter(|s| **s).count() > 1 {
         return Err(config_err(
             "store_password",
@@ -306,8 +320,8 @@ fn store_at(map: &Map<String, Value>) -> Result<StoreAt, Error> {
         ));
     }
     Ok(StoreAt::Server {
-        url,
-        password: in_url.or(given.map(str::to_owned)).or(from_env),
+        url: url.to_owned(),
+        password: given.map(str::to_owned).or(from_env),
     })
 }
 
@@ -734,13 +748,16 @@ mod tests {
         assert_eq!(
             o.store,
             StoreAt::Server {
-                url: "mysql://wdt@127.0.0.1:3306/shop".into(),
-                password: Some("s@cret".into())
+                url: "mysql://wdt:s%40cret@127.0.0.1:3306/shop".into(),
+                password: None
             }
         );
         let shown = format!("{o:?}");
         assert!(!shown.contains("cret"), "{shown}");
         assert!(shown.contains("***"), "{shown}");
+        let o = Options::from_json(r#"{"store":"postgres://wdt@db/shop?password=hidden-one"}"#)
+            .unwrap();
+        assert!(!format!("{o:?}").contains("hidden-one"), "{o:?}");
         std::env::set_var("WDT_MODEL_TEST_DB_PW", "from-env");
         let o = Options::from_json(
             r#"{"store":"postgres://wdt@db/shop","store_password_env":"WDT_MODEL_TEST_DB_PW"}"#,
@@ -760,6 +777,10 @@ mod tests {
                 "store_password",
             ),
             (r#"{"path":"x","store_password":"q"}"#, "store_password"),
+            (
+                r#"{"store":"postgres://u@h/db?password=p","store_password":"q"}"#,
+                "store_password",
+            ),
             (
                 r#"{"store":"mysql://u@h/db","store_password_env":"WDT_MODEL_TEST_UNSET"}"#,
                 "store_password_env",

@@ -38,61 +38,7 @@ pub fn open(url: &str, password: Option<&str>) -> Result<Box<dyn Db>, Error> {
 /// refuses at once; this bounds a black-holed address (a firewall dropping packets).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The URL with its password (in the user part or a `password=` parameter) replaced by `***`,
-/// for Debug strings, logs and messages. Anything that is not a `scheme://` URL is shown as
-/// `***` whole: a `key=value` connection string may hold a password anywhere.
-pub fn masked(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return "***".to_owned();
-    };
-    let rest_start = scheme_end + 3;
-    let rest = &url[rest_start..];
-    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_len];
-    let mut out = String::with_capacity(url.len());
-    out.push_str(&url[..rest_start]);
-    // The user part ends at the last '@' of the authority (a password may contain '@' when
-    // not percent-encoded, as people write it).
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => {
-                    out.push_str(&userinfo[..colon]);
-                    out.push_str(":***");
-                }
-                None => out.push_str(userinfo),
-            }
-            out.push_str(&authority[at..]);
-        }
-        None => out.push_str(authority),
-    }
-    let tail = &rest[authority_len..];
-    match tail.find('?') {
-        Some(q) => {
-            out.push_str(&tail[..=q]);
-            let (query, fragment) = match tail[q + 1..].find('#') {
-                Some(h) => (&tail[q + 1..q + 1 + h], &tail[q + 1 + h..]),
-                None => (&tail[q + 1..], ""),
-            };
-            let pairs: Vec<String> = query
-                .split('&')
-                .map(|pair| {
-                    let key = pair.split('=').next().unwrap_or("");
-                    if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("pass") {
-                        format!("{key}=***")
-                    } else {
-                        pair.to_owned()
-                    }
-                })
-                .collect();
-            out.push_str(&pairs.join("&"));
-            out.push_str(fragment);
-        }
-        None => out.push_str(tail),
-    }
-    out
-}
+pub use super::model::masked;
 
 /// `message` with every occurrence of the password (as given and percent-encoded) replaced by
 /// `***`: a driver may echo parts of what it was given, and the password never leaves.

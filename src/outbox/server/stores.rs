@@ -131,7 +131,7 @@ impl MyStore {
         ::mysql::Params::Positional(
             order
                 .iter()
-                .map(|n| match args.get(n - 1) {
+                .map(|n| match n.checked_sub(1).and_then(|i| args.get(i)) {
                     Some(V::Int(i)) => ::mysql::Value::Int(*i),
                     Some(V::Text(t)) => ::mysql::Value::Bytes(t.clone().into_bytes()),
                     Some(V::Null) | None => ::mysql::Value::NULL,
