@@ -297,7 +297,14 @@ fn fresh_server_db(store: &str) -> Option<String> {
     let (user, password) = auth.split_once(':')?;
     let (hostport, db) = rest.split_once('/')?;
     let (host, port) = hostport.split_once(':')?;
-    let name = format!("wdt_test_bench_{}", std::process::id());
+    // Process ids come back; the servers keep earlier runs' databases.
+    let name = format!(
+        "wdt_test_bench_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    );
     let status = if store == "mysql" {
         std::process::Command::new("mysql")
             .args(["--protocol=tcp", "-h", host, "-P", port, "-u", user])

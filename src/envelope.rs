@@ -41,7 +41,10 @@ pub fn error_object(e: &Error, attempts: u32) -> Map<String, Value> {
                 err.insert("status".into(), Value::from(*status));
             }
         }
-        Error::InvalidArgument { field: Some(f), .. } | Error::Config { field: Some(f), .. } => {
+        // `field` is absent or names something: an empty name is no field.
+        Error::InvalidArgument { field: Some(f), .. } | Error::Config { field: Some(f), .. }
+            if !f.is_empty() =>
+        {
             err.insert("field".into(), Value::from(f.as_str()));
         }
         Error::Storage {
@@ -101,6 +104,27 @@ pub fn error(e: &Error) -> String {
 mod tests {
     use super::*;
     use crate::error::Delivery;
+
+    /// A caller's JSON may have a key `""`; the error about it names no field rather than an
+    /// empty one, whether made by the constructors or by hand.
+    #[test]
+    fn an_empty_key_is_no_field() {
+        for e in [
+            Error::config_at("", "unknown key \"\""),
+            Error::invalid_at("", "unknown key \"\""),
+            Error::Config {
+                field: Some(String::new()),
+                message: "m".into(),
+            },
+        ] {
+            assert!(!error_object(&e, 0).contains_key("field"), "{e:?}");
+        }
+        let client = crate::config::Config::from_json(r#"{"":null}"#).unwrap_err();
+        assert!(
+            !error_object(&client, 0).contains_key("field"),
+            "{client:?}"
+        );
+    }
 
     #[test]
     fn shapes() {

@@ -130,9 +130,10 @@ impl Error {
     }
 
     /// An `invalid_argument` about the value at JSON path `field`.
+    /// An empty name (a key `""` in the caller's JSON) names nothing: no field then.
     pub fn invalid_at(field: &str, message: impl fmt::Display) -> Self {
         Error::InvalidArgument {
-            field: Some(field.to_owned()),
+            field: (!field.is_empty()).then(|| field.to_owned()),
             message: message.to_string(),
         }
     }
@@ -146,9 +147,10 @@ impl Error {
     }
 
     /// A `config` error about key `field`.
+    /// An empty name (a key `""` in the caller's JSON) names nothing: no field then.
     pub fn config_at(field: &str, message: impl fmt::Display) -> Self {
         Error::Config {
-            field: Some(field.to_owned()),
+            field: (!field.is_empty()).then(|| field.to_owned()),
             message: message.to_string(),
         }
     }

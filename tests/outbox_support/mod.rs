@@ -230,9 +230,12 @@ pub fn fresh_database(kind: Server) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let base = server_url(kind);
     // The test user may create and drop databases named wdt_test_* (scripts/db-servers.sh).
+    // Process ids come back on a machine whose servers keep earlier runs' databases: the time
+    // makes the name new.
     let name = format!(
-        "wdt_test_{}_{}",
+        "wdt_test_{}_{}_{}",
         std::process::id(),
+        epoch_ms(),
         N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     );
     server_sql(kind, &base, &format!("CREATE DATABASE {name}")).expect("create a test database");

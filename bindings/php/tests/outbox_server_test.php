@@ -45,7 +45,7 @@ function freshDatabase(string $url, string $name): array
 foreach (['WDT_TEST_MYSQL_URL' => 'MariaDB', 'WDT_TEST_PG_URL' => 'PostgreSQL'] as $var => $server) {
     T::section("$server: a back office's outbox", static function () use ($var, $server, $config, $run): void {
         $base = T::env($var);
-        [$store, $password] = freshDatabase($base, strtolower('wdt_test_php_' . getmypid() . '_' . substr($var, 9, 2)));
+        [$store, $password] = freshDatabase($base, strtolower('wdt_test_php_' . getmypid() . '_' . (int) (microtime(true) * 1000) . '_' . substr($var, 9, 2)));
         putenv("WDT_PHP_DB_PASSWORD=$password");
         $options = ['store' => $store, 'store_password_env' => 'WDT_PHP_DB_PASSWORD',
                     'settle_ms' => 300, 'lease_ms' => 3000];
